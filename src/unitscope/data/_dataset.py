@@ -1,0 +1,118 @@
+"""The Dataset container: arrays plus a task, a name and where they came from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .._errors import UnitscopeError
+
+Task = Literal["regression", "classification"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Paired inputs and targets.
+
+    Attributes:
+        x: inputs, float64, shape (n_samples, n_features) or (n_samples, channels, height, width).
+        y: targets; int64 class labels of shape (n_samples,) for classification,
+            float64 of shape (n_samples, n_outputs) for regression.
+        task: ``"classification"`` or ``"regression"``.
+        name: short name used in reports (``"moons"``, ``"digits"``, ``"data.csv"``).
+        origin: one line on where the data came from and with which options.
+        extras: ground truth that came with the data (e.g. a teacher network's weights),
+            name -> float64 array.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    task: Task
+    name: str
+    origin: str = ""
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_arrays(self.x, self.y, self.task, self.name)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one sample, e.g. ``(2,)`` or ``(1, 8, 8)``."""
+        return tuple(int(s) for s in self.x.shape[1:])
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of classes (classification) or target columns (regression)."""
+        if self.task == "classification":
+            return int(self.y.max()) + 1
+        return int(self.y.shape[1])
+
+    def subset(self, index: np.ndarray, name: str | None = None) -> Dataset:
+        """The samples at ``index``, same task, name and extras."""
+        return Dataset(
+            self.x[index], self.y[index], self.task, name or self.name, self.origin, self.extras
+        )
+
+    def fingerprint(self) -> str:
+        """sha256 of the inputs and targets; recordings use it to refuse mixing probe sets."""
+        h = hashlib.sha256()
+        for a in (self.x, self.y):
+            h.update(str(a.dtype).encode() + str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+def validate_arrays(x: np.ndarray, y: np.ndarray, task: str, name: str) -> None:
+    """Raise UnitscopeError naming what is wrong with (x, y) and what is expected."""
+    if task not in ("classification", "regression"):
+        raise UnitscopeError(
+            f"dataset {name!r}: task must be 'classification' or 'regression', got {task!r}."
+        )
+    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+        raise UnitscopeError(f"dataset {name!r}: x and y must be numpy arrays.")
+    if x.ndim not in (2, 4):
+        raise UnitscopeError(
+            f"dataset {name!r}: x must have shape (n_samples, n_features) or (n_samples, "
+            f"channels, height, width), got shape {x.shape}."
+        )
+    if x.shape[0] == 0:
+        raise UnitscopeError(f"dataset {name!r} is empty: x has 0 samples.")
+    if y.shape[0] != x.shape[0]:
+        raise UnitscopeError(
+            f"dataset {name!r}: x has {x.shape[0]} samples but y has {y.shape[0]}; "
+            "they must be paired row by row."
+        )
+    if not np.issubdtype(x.dtype, np.floating):
+        raise UnitscopeError(f"dataset {name!r}: x must be floating point, got dtype {x.dtype}.")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise UnitscopeError(
+            f"dataset {name!r}: x contains {int(bad.sum())} NaN/Inf values (first in row {row}); "
+            "remove or impute them."
+        )
+    if task == "classification":
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise UnitscopeError(
+                f"dataset {name!r}: classification labels must be integers of shape (n_samples,), "
+                f"got dtype {y.dtype} and shape {y.shape}."
+            )
+        if y.min() < 0:
+            raise UnitscopeError(
+                f"dataset {name!r}: class labels must be 0..C-1, found {int(y.min())}."
+            )
+    else:
+        if y.ndim != 2 or not np.issubdtype(y.dtype, np.floating):
+            raise UnitscopeError(
+                f"dataset {name!r}: regression targets must be floats of shape (n_samples, "
+                f"n_outputs), got dtype {y.dtype} and shape {y.shape}."
+            )
+        if not np.isfinite(y).all():
+            raise UnitscopeError(f"dataset {name!r}: y contains NaN/Inf values.")

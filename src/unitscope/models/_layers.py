@@ -1,0 +1,90 @@
+"""Layers that hold K independent members in one tensor, so one call runs all of them.
+
+Every parameter carries a leading member axis ``K``. A dense layer computes, for each member
+k, ``x[k] @ weight[k].T + bias[k]`` with one batched matrix product; a conv layer runs all
+members as one grouped convolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._errors import UnitscopeError, unknown_name
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "gelu": F.gelu,
+    "linear": lambda t: t,
+}
+
+# Gain of each activation for variance-preserving (Kaiming-style) initialization.
+GAINS = {"relu": 2.0**0.5, "gelu": 2.0**0.5, "tanh": 5.0 / 3.0, "sigmoid": 1.0, "linear": 1.0}
+
+
+def get_activation(name: str) -> Callable[[Tensor], Tensor]:
+    """The activation function called ``name`` (relu, tanh, sigmoid, gelu, linear)."""
+    if name not in ACTIVATIONS:
+        raise unknown_name("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]
+
+
+class BatchedLinear(nn.Module):
+    """K dense layers side by side.
+
+    Args:
+        members: number of members K.
+        in_features, out_features: fan-in and number of units.
+        bias: whether the layer has a bias.
+
+    Shapes: weight (K, out_features, in_features), bias (K, out_features).
+    Input (n, in_features) shared by all members, or (K, n, in_features); output (K, n, out).
+    """
+
+    def __init__(self, members: int, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(members, out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(members, out_features)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = torch.matmul(x, self.weight.transpose(1, 2))  # (K, n, out)
+        if self.bias is not None:
+            out = out + self.bias.unsqueeze(1)
+        return out
+
+
+class BatchedConv2d(nn.Module):
+    """K conv layers side by side, run as one grouped convolution.
+
+    Shapes: weight (K, C_out, C_in, k, k), bias (K, C_out). The input and output use the
+    packed layout (N, K*C, H, W) so consecutive layers need no transposes; a shared first-layer
+    input (N, C_in, H, W) is convolved with all K*C_out filters at once (``shared=True``).
+    """
+
+    def __init__(
+        self,
+        members: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+    ):
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise UnitscopeError(f"`kernel_size` must be an odd integer >= 1, got {kernel_size}.")
+        self.padding = kernel_size // 2
+        k = kernel_size
+        self.weight = nn.Parameter(torch.zeros(members, out_channels, in_channels, k, k))
+        self.bias = nn.Parameter(torch.zeros(members, out_channels)) if bias else None
+
+    def forward(self, x: Tensor, shared: bool = False) -> Tensor:
+        """``shared``: x is (N, C_in, H, W) for every member; else packed (N, K*C_in, H, W)."""
+        K, c_out = self.weight.shape[:2]
+        w = self.weight.reshape(K * c_out, *self.weight.shape[2:])  # (K*C_out, C_in, k, k)
+        b = None if self.bias is None else self.bias.reshape(K * c_out)
+        return F.conv2d(x, w, b, padding=self.padding, groups=1 if shared else K)

@@ -1,0 +1,12 @@
+"""The Recording that flows from training to the report, and recording any model's units."""
+
+from __future__ import annotations
+
+from ._recording import FORMAT, FORMAT_VERSION, Recording
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "Recording", "load"]
+
+
+def load(folder: str) -> Recording:
+    """Read a recording folder written by :meth:`Recording.save`."""
+    return Recording.load(folder)

@@ -1,0 +1,243 @@
+"""The Recording: everything a training run leaves behind, in one object and one folder.
+
+A recording of K members with T checkpoints holds, as numpy arrays:
+
+=========================== ==================================================================
+``steps``                   (T,) the checkpoint steps
+``params[name]``            (T, K, ...) every parameter at every checkpoint
+``acts[layer]``             (T, K, n_probe, n_units) studied layers' activations on the probe
+                            set (conv layers: per-channel spatial mean), float32
+``maps[layer]``             (T, K, n_probe, C, H, W) full conv feature maps, when recorded
+``curves[metric]``          (K, E) train/test loss and accuracy at ``curve_steps`` (E,)
+``probe_x``, ``probe_y``    the fixed probe set
+``diverged``                (K,) step at which a member's loss became NaN/Inf, -1 if never
+=========================== ==================================================================
+
+plus ``meta``: config, seeds, dataset, model spec, versions and the probe set's hash.
+
+On disk a recording is a folder with ``recording.safetensors`` (tensors) and ``meta.json``
+(format version, metadata and the sha256 of the tensor file). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import UnitscopeError, unknown_name
+
+FORMAT = "unitscope.recording"
+FORMAT_VERSION = 1
+TENSORS = "recording.safetensors"
+META = "meta.json"
+
+
+@dataclass
+class Recording:
+    """Snapshots of K members over training; see the module docstring for the fields."""
+
+    steps: np.ndarray
+    params: dict[str, np.ndarray]
+    acts: dict[str, np.ndarray]
+    curves: dict[str, np.ndarray]
+    curve_steps: np.ndarray
+    probe_x: np.ndarray
+    probe_y: np.ndarray
+    diverged: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # ---- what it holds -------------------------------------------------------------------
+    @property
+    def members(self) -> int:
+        """Number of members K."""
+        return int(self.diverged.shape[0])
+
+    @property
+    def layers(self) -> list[str]:
+        """Studied layers, input to output."""
+        return list(self.meta["layers"])
+
+    @property
+    def probe_hash(self) -> str:
+        return str(self.meta["probe_hash"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.meta["config"])
+
+    def check_layer(self, layer: str) -> str:
+        if layer not in self.acts:
+            raise unknown_name("layer", layer, self.layers)
+        return layer
+
+    def activations(self, layer: str) -> np.ndarray:
+        """(T, K, n_probe, n_units) activations of ``layer`` on the probe set."""
+        return self.acts[self.check_layer(layer)]
+
+    def weights(self, layer: str) -> np.ndarray:
+        """(T, K, n_units, fan_in) incoming weights of ``layer`` (conv: flattened filters)."""
+        w = self.params[f"{self.check_layer(layer)}.weight"]
+        return w.reshape(*w.shape[:3], -1)
+
+    def bias(self, layer: str) -> np.ndarray | None:
+        """(T, K, n_units) biases of ``layer``, or None when the model has no biases."""
+        return self.params.get(f"{self.check_layer(layer)}.bias")
+
+    def outgoing(self, layer: str) -> np.ndarray:
+        """(T, K, n_units, fan_out) weights that read each unit (conv->dense: blocks flattened)."""
+        axes = self.meta["unit_axes"][self.check_layer(layer)]
+        name, axis, block = axes["outgoing"][0]
+        w = self.params[name]  # (T, K, out, in, ...)
+        w = np.moveaxis(w, axis + 1, 2)  # (T, K, in, out, ...)
+        T, K = w.shape[:2]
+        return w.reshape(T, K, -1, block, *w.shape[3:]).reshape(T, K, w.shape[2] // block, -1)
+
+    def step_index(self, step: int) -> int:
+        """Index t of checkpoint ``step`` (negative steps count from the end)."""
+        if step < 0:
+            return len(self.steps) + step
+        hits = np.flatnonzero(self.steps == step)
+        if not len(hits):
+            raise UnitscopeError(f"step {step} is not a checkpoint; checkpoints: "
+                                 f"{self.steps.tolist()}.")
+        return int(hits[0])
+
+    def model(self, step: int = -1, members: list[int] | None = None):
+        """Rebuild the model (all members, or the chosen ones) at checkpoint ``step``."""
+        import torch
+
+        from ..models import build
+
+        t = self.step_index(step)
+        index = list(range(self.members)) if members is None else list(members)
+        net = build(self.meta["model_spec"], members=len(index))
+        dtype = torch.float64 if self.meta["config"]["train"]["dtype"] == "float64" else (
+            torch.float32)
+        net.to(dtype)
+        return net.load_params({n: torch.from_numpy(np.ascontiguousarray(v[t][index]))
+                                for n, v in self.params.items()})
+
+    def summary(self) -> dict[str, Any]:
+        """A short JSON-able description (what ``unitscope info`` prints)."""
+        final = {k: v[:, -1].tolist() for k, v in self.curves.items()}
+        return {
+            "format": f"{FORMAT}/{FORMAT_VERSION}",
+            "members": self.members,
+            "dataset": self.meta["dataset"],
+            "model": self.meta["model_spec"],
+            "layers": {n: int(self.acts[n].shape[-1]) for n in self.layers},
+            "checkpoints": self.steps.tolist(),
+            "n_probe": int(self.probe_x.shape[0]),
+            "probe_hash": self.probe_hash,
+            "seeds": self.meta["seeds"],
+            "final": final,
+            "diverged": self.diverged.tolist(),
+            "elapsed_s": self.meta.get("elapsed_s"),
+        }
+
+    # ---- equality (for determinism checks) ------------------------------------------------
+    def identical(self, other: Recording) -> bool:
+        """Same tensors bit for bit and same metadata (timings aside)."""
+        mine, theirs = self._flat(), other._flat()
+        if mine.keys() != theirs.keys():
+            return False
+        if any(not np.array_equal(mine[k], theirs[k], equal_nan=True) for k in mine):
+            return False
+        strip = ("elapsed_s",)
+        return {k: v for k, v in self.meta.items() if k not in strip} == {
+            k: v for k, v in other.meta.items() if k not in strip}
+
+    def _flat(self) -> dict[str, np.ndarray]:
+        out = {"steps": self.steps, "curve_steps": self.curve_steps, "probe/x": self.probe_x,
+               "probe/y": self.probe_y, "diverged": self.diverged}
+        for prefix, group in (("params", self.params), ("acts", self.acts),
+                              ("maps", self.maps), ("curves", self.curves)):
+            out.update({f"{prefix}/{k}": v for k, v in group.items()})
+        return out
+
+    # ---- files --------------------------------------------------------------------------
+    def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the folder atomically: a temporary sibling is filled, then renamed."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        if folder.exists() and not overwrite:
+            raise UnitscopeError(f"{str(folder)!r} already exists; choose another folder or pass "
+                                 "overwrite=True (--force in the CLI).")
+        parent = folder.parent if str(folder.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        except OSError as err:
+            raise UnitscopeError(f"cannot write to {str(parent)!r}: {err.strerror}.") from None
+        try:
+            tensors = {k: np.ascontiguousarray(v) for k, v in self._flat().items()}
+            save_file(tensors, str(tmp / TENSORS))
+            meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                    "tensors_sha256": _sha256(tmp / TENSORS), **self.meta}
+            (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> Recording:
+        """Read a recording folder; refuse unknown formats and tampered or truncated files."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        meta_file, tensor_file = folder / META, folder / TENSORS
+        if not folder.is_dir() or not meta_file.is_file() or not tensor_file.is_file():
+            raise UnitscopeError(f"{str(folder)!r} is not a recording folder (it needs {META} and "
+                                 f"{TENSORS}); create one with `unitscope train`.")
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise UnitscopeError(f"{str(meta_file)!r} is not valid JSON ({err}); the recording "
+                                 "is corrupt.") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise UnitscopeError(f"{str(meta_file)!r} is not a unitscope recording.")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise UnitscopeError(
+                f"recording format version {meta.get('format_version')!r} is not supported "
+                f"(this unitscope reads version {FORMAT_VERSION}); re-record it."
+            )
+        if _sha256(tensor_file) != meta.get("tensors_sha256"):
+            raise UnitscopeError(f"{str(tensor_file)!r} does not match the checksum in {META}: "
+                                 "the file was truncated or modified; re-record it.")
+        try:
+            flat = load_file(str(tensor_file))
+        except (SafetensorError, OSError) as err:
+            raise UnitscopeError(f"{str(tensor_file)!r} cannot be read: {err}.") from None
+        for key in ("format", "format_version", "tensors_sha256"):
+            meta.pop(key)
+
+        def group(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + "/")}
+
+        return cls(steps=flat["steps"], params=group("params"), acts=group("acts"),
+                   curves=group("curves"), curve_steps=flat["curve_steps"],
+                   probe_x=flat["probe/x"], probe_y=flat["probe/y"], diverged=flat["diverged"],
+                   meta=meta, maps=group("maps"))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

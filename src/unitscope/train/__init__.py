@@ -1,0 +1,37 @@
+"""Training: K members at once, one vectorized step, three separately seeded randomness sources.
+
+``fit(config)`` returns a :class:`~unitscope.record.Recording`. The init seed sets each
+member's starting weights, the data seed its minibatch order, the dropout seed its dropout
+masks; a study varies one and holds the others.
+"""
+
+from __future__ import annotations
+
+from ._config import (
+    Config,
+    DataConfig,
+    InitConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    SeedConfig,
+    parse_override,
+)
+from ._fit import build_model, fit, prepare_data, resolve_device
+from ._loop import checkpoint_steps
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "InitConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "SeedConfig",
+    "build_model",
+    "checkpoint_steps",
+    "fit",
+    "parse_override",
+    "prepare_data",
+    "resolve_device",
+]
