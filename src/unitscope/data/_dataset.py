@@ -38,6 +38,13 @@ class Dataset:
     def __post_init__(self) -> None:
         validate_arrays(self.x, self.y, self.task, self.name)
 
+    def __repr__(self) -> str:
+        """Shapes instead of the arrays: ``Dataset('moons', classification, x=(200, 2), ...)``."""
+        return (
+            f"Dataset({self.name!r}, {self.task}, x={self.x.shape}, y={self.y.shape}, "
+            f"extras={sorted(self.extras)})"
+        )
+
     @property
     def n_samples(self) -> int:
         return int(self.x.shape[0])

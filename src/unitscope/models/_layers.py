@@ -52,10 +52,14 @@ class BatchedLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(members, out_features)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = torch.matmul(x, self.weight.transpose(1, 2))  # (K, n, out)
-        if self.bias is not None:
-            out = out + self.bias.unsqueeze(1)
-        return out
+        K, U, d = self.weight.shape
+        if x.dim() == 2:  # shared input: one wide product for all members
+            out = (x @ self.weight.reshape(K * U, d).T).view(-1, K, U).transpose(0, 1)
+            return out if self.bias is None else out + self.bias.unsqueeze(1)  # (K, n, U)
+        wt = self.weight.transpose(1, 2)  # (K, in, out)
+        if self.bias is None:
+            return torch.bmm(x, wt)  # (K, n, out)
+        return torch.baddbmm(self.bias.unsqueeze(1), x, wt)  # (K, n, out)
 
 
 class BatchedConv2d(nn.Module):

@@ -1,0 +1,54 @@
+"""unitscope: why do the interchangeable hidden units of a network learn different things?
+
+The pipeline, one stage per subpackage::
+
+    data -> models + init -> train -> record -> measures -> match -> views -> studies -> report
+
+Example:
+    >>> import unitscope as us
+    >>> cfg = us.Config.from_dict({"init": {"scheme": "symmetric"}, "train": {"steps": 50},
+    ...                            "seeds": {"init": [0, 1]}})
+    >>> rec = us.fit(cfg)
+    >>> w = rec.weights("hidden.0")[-1]          # (K, n_units, fan_in) at the last checkpoint
+    >>> bool(abs(w - w[:, :1]).max() < 1e-6)     # identical units stayed identical
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._errors import UnitscopeError
+from ._version import __version__
+from .record import Recording
+from .train import Config, fit
+
+__all__ = [
+    "Config",
+    "Recording",
+    "UnitscopeError",
+    "__version__",
+    "data",
+    "fit",
+    "init",
+    "match",
+    "measures",
+    "models",
+    "record",
+    "report",
+    "studies",
+    "sweep",
+    "train",
+    "views",
+]
+
+_SUBMODULES = {"data", "init", "match", "measures", "models", "record", "report", "studies",
+               "sweep", "train", "views"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the stages lazily: ``us.measures`` loads on first use."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'unitscope' has no attribute {name!r}")

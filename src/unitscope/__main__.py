@@ -1,0 +1,5 @@
+"""``python -m unitscope`` is the ``unitscope`` command."""
+
+from .cli import main
+
+main()
