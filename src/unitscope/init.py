@@ -103,7 +103,7 @@ def initialize(
                 if scheme == "symmetric_eps":
                     _perturb(params, touched, eps, gen)
             for name, p in model.named_parameters():
-                p[k] = params[name].to(p.dtype)
+                p[k] = params[name].to(dtype=p.dtype, device=p.device)
     return model
 
 

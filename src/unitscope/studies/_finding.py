@@ -1,4 +1,9 @@
-"""Findings: a claim, the numbers measured for it, and a verdict computed from those numbers."""
+"""Findings, figure specs and study results: what a study hands to the report.
+
+A study measures; its verdict functions turn numbers into verdicts; the report draws. Studies
+describe their figures as :class:`FigureSpec` (a kind plus the arrays to draw), so this stage
+never imports the report.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +40,45 @@ class Finding:
         return {"study": self.study, "claim": self.claim, "verdict": self.verdict,
                 "summary": self.summary, "numbers": self.numbers,
                 "thresholds": self.thresholds, "figures": list(self.figures)}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure to draw: ``kind`` is a report figure builder (``lines``, ``heatmap``,
+    ``histogram``, ``table``, ``unit_grid``, ``image_grid``) and ``args`` its arguments."""
+
+    id: str
+    kind: str
+    caption: str
+    args: dict[str, Any]
+    title: str = ""
+
+
+@dataclass
+class StudyResult:
+    """What one study produced.
+
+    Attributes:
+        name: the study's registry name.
+        title: a heading for the report.
+        question: the question it answers, in one or two sentences (report intro).
+        findings: the verdicts.
+        figures: the figures, in order.
+        numbers: every measured number (JSON-able), also written to ``findings.json``.
+        failures: parts that failed, one line each (the rest is still reported).
+        elapsed_s: wall time.
+    """
+
+    name: str
+    title: str
+    question: str
+    findings: list[Finding] = field(default_factory=list)
+    figures: list[FigureSpec] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "question": self.question,
+                "findings": [f.to_dict() for f in self.findings], "numbers": self.numbers,
+                "failures": self.failures, "elapsed_s": round(self.elapsed_s, 3)}

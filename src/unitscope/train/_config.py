@@ -93,6 +93,7 @@ class RunConfig:
     n_checkpoints: int = 20
     eval_every: int = 0  # 0: about 50 evaluations over the run, plus every checkpoint
     record_maps: bool = False  # conv layers: keep full feature maps, not only channel means
+    threads: int = 0  # torch CPU threads while training; 0: 1 for small models, else default
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,7 @@ def validate(cfg: Config) -> None:
         ("train.batch_size", cfg.train.batch_size >= 0, ">= 0 (0 = full batch)"),
         ("train.n_checkpoints", cfg.train.n_checkpoints >= 2, ">= 2"),
         ("data.n_probe", cfg.data.n_probe >= 1, ">= 1"),
+        ("train.threads", cfg.train.threads >= 0, ">= 0 (0 = automatic)"),
         ("data.test_fraction", 0 < cfg.data.test_fraction < 1, "in (0, 1)"),
     ]
     for key, ok, rule in checks:

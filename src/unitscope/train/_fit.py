@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -53,10 +54,35 @@ def prepare_data(cfg: Config, dataset: Dataset | None = None) -> tuple[Dataset, 
     return train, test, probe
 
 
+# Below this many multiply-adds per step, extra threads cost more than they bring on the CPU.
+SMALL_STEP = 2e7
+
+
+@contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch CPU threads inside the block, then restore the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def auto_threads(config: Config, model: UnitModel, n_train: int) -> int:
+    """``train.threads``, or 1 when a step is small (a few million multiply-adds)."""
+    if config.train.threads:
+        return config.train.threads
+    batch = config.train.batch_size or n_train
+    work = sum(p.numel() for p in model.parameters()) * batch
+    return 1 if work < SMALL_STEP else torch.get_num_threads()
+
+
 def fit(
     config: Config,
     *,
     dataset: Dataset | None = None,
+    start: dict[str, torch.Tensor] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Recording:
     """Train the K members of ``config`` together and record them.
@@ -65,6 +91,8 @@ def fit(
         config: the run; K is the length of the seed lists.
         dataset: use these arrays instead of ``config.data`` (``config.data`` still sets the
             split and the probe size).
+        start: parameters to start from (name -> (K, ...) or (1, ...)), instead of
+            ``config.init``; a hand-built starting point such as a duplicated unit.
         progress: called with the number of finished steps after every step.
 
     Returns:
@@ -85,16 +113,19 @@ def fit(
     K = len(seeds["init"])
 
     # ---- model and initialization -------------------------------------------------------
-    model = build_model(config, train, K)
+    model = build_model(config, train, K).to(device=device, dtype=torch_dtype)
     i = config.init
-    initialize(model, i.scheme, seeds=seeds["init"], base=i.base, scale=i.scale, eps=i.eps,
-               layers=list(i.layers) or None, path=i.path or None)
-    model.to(device=device, dtype=torch_dtype)
+    if start is not None:
+        model.load_params({n: v.expand(K, *v.shape[1:]) for n, v in start.items()})
+    else:
+        initialize(model, i.scheme, seeds=seeds["init"], base=i.base, scale=i.scale, eps=i.eps,
+                   layers=list(i.layers) or None, path=i.path or None)
 
     # ---- train ----------------------------------------------------------------------------
     probe_x = torch.as_tensor(probe.x, dtype=torch_dtype, device=device)
-    snaps, history, diverged, elapsed = train_loop(
-        model, train, test, probe_x, config, seeds, device, torch_dtype, progress)
+    with cpu_threads(auto_threads(config, model, train.n_samples)):
+        snaps, history, diverged, elapsed = train_loop(
+            model, train, test, probe_x, config, seeds, device, torch_dtype, progress)
     return _assemble(config, model, train, test, probe, snaps, history, diverged, elapsed, seeds)
 
 

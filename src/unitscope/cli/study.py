@@ -1,0 +1,111 @@
+"""``unitscope study NAME`` and ``unitscope demo``: run studies, write the report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ..studies import NAMES, SCALES, StudyResult, get
+from ._io import atomic_write_text, echo_json, to_jsonable
+
+VERDICT_MARK = {"supported": "✔", "refuted": "✘", "mixed": "◐", "inconclusive": "?"}
+
+
+def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    results = []
+    show = not quiet and console.is_terminal
+    columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.fields[n]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not show) as bar:
+        task = bar.add_task("studies", total=len(names), n="")
+        for i, name in enumerate(names):
+            bar.update(task, description=f"study {name}", n=f"{i}/{len(names)}")
+            results.append(get(name).run(scale))  # type: ignore[arg-type]
+            bar.update(task, advance=1, n=f"{i + 1}/{len(names)}")
+    return results
+
+
+def _write(results: list[StudyResult], out: Path, extra_sections: list | None = None) -> dict:
+    from ..report import write_report
+    from ..report._studies import study_document
+
+    out.mkdir(parents=True, exist_ok=True)
+    doc = study_document(results, extra=extra_sections or [])
+    written = write_report(doc, out / "report.html")
+    findings = {"studies": [r.to_dict() for r in results],
+                "findings": [f.to_dict() for r in results for f in r.findings]}
+    atomic_write_text(out / "findings.json",
+                      json.dumps(to_jsonable(findings), indent=1, allow_nan=False) + "\n")
+    return {**written, "findings_json": str(out / "findings.json")}
+
+
+def _print(results: list[StudyResult], written: dict, elapsed: float) -> None:
+    for r in results:
+        click.echo(f"\n{r.title}  [{r.name}, {r.elapsed_s:.1f} s]")
+        for f in r.findings:
+            click.echo(f"  {VERDICT_MARK[f.verdict]} {f.verdict:<12} {f.claim}")
+            click.echo(f"  {'':<14} {f.summary}")
+        for failure in r.failures:
+            click.echo(f"  ! failed: {failure}")
+    click.echo(f"\nreport: {written['html']}  ({written['bytes'] / 1e6:.1f} MB)   "
+               f"numbers: {written['results']}, {written['findings_json']}   "
+               f"total {elapsed:.1f} s")
+
+
+def _summary(results: list[StudyResult], written: dict, elapsed: float) -> dict:
+    return {"report": written, "elapsed_s": round(elapsed, 2),
+            "studies": [{"name": r.name, "elapsed_s": round(r.elapsed_s, 2),
+                         "failures": r.failures,
+                         "findings": [{"claim": f.claim, "verdict": f.verdict,
+                                       "summary": f.summary} for f in r.findings]}
+                        for r in results]}
+
+
+@click.command()
+@click.argument("name", type=str)
+@click.option("--scale", type=click.Choice(SCALES), default="small", show_default=True,
+              help="tiny: seconds; small: the demo's size; full: more seeds, widths, steps.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for report.html, results.json and findings.json "
+                   "(default: study-NAME).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def study(name: str, scale: str, out: Path | None, as_json: bool) -> None:
+    """Run study NAME and write report.html, results.json and findings.json."""
+    get(name)  # a mistyped name fails before anything runs
+    start = time.perf_counter()
+    results = _run_all([name], scale, as_json)
+    written = _write(results, out or Path(f"study-{name}"))
+    elapsed = time.perf_counter() - start
+    if as_json:
+        echo_json(_summary(results, written, elapsed))
+    else:
+        _print(results, written, elapsed)
+
+
+study.help = ("Run study NAME and write report.html, results.json and findings.json. "
+              "Studies: " + ", ".join(NAMES) + ".")
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("unitscope-demo"),
+              show_default=True, help="Folder for report.html, results.json, findings.json.")
+@click.option("--scale", type=click.Choice(SCALES), default="small", show_default=True,
+              help="tiny is for tests; small answers the question in about 3 minutes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def demo(out: Path, scale: str, as_json: bool) -> None:
+    """Run every study on built-in data and write one report: the whole answer."""
+    start = time.perf_counter()
+    results = _run_all(list(NAMES), scale, as_json)
+    written = _write(results, out)
+    elapsed = time.perf_counter() - start
+    if as_json:
+        echo_json(_summary(results, written, elapsed))
+    else:
+        _print(results, written, elapsed)
