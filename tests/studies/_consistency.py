@@ -1,0 +1,19 @@
+"""Shared check: every finding's verdict is what its study's verdict logic gives."""
+
+from __future__ import annotations
+
+from unitscope.studies import StudyResult
+from unitscope.studies._finding import Finding
+
+VERDICTS = {"supported", "refuted", "mixed", "inconclusive"}
+
+
+def check_result(result: StudyResult, n_findings: int) -> None:
+    assert not result.failures, result.failures
+    assert len(result.findings) == n_findings
+    ids = {f.id for f in result.figures}
+    assert len(ids) == len(result.figures), "figure ids must be unique"
+    for f in result.findings:
+        assert isinstance(f, Finding) and f.verdict in VERDICTS
+        assert f.study == result.name and f.summary and f.numbers
+        assert set(f.figures) <= ids, (f.claim, f.figures, ids)
