@@ -33,7 +33,7 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 def batches(n: int) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     order = torch.cat([torch.randperm(n, generator=gen) for _ in range(STEPS * BATCH // n + 1)])
-    return [order[i * BATCH:(i + 1) * BATCH] for i in range(STEPS)]
+    return [order[i * BATCH : (i + 1) * BATCH] for i in range(STEPS)]
 
 
 def make_models() -> list[nn.Module]:
@@ -76,13 +76,15 @@ def vmap_recipe(x, y, idx) -> float:
 
 
 def unitscope_trainer() -> float:
-    cfg = Config.from_dict({
-        "data": {"name": "digits", "options": {"flatten": True}, "n_probe": 16},
-        "model": {"hidden": [WIDTH]},
-        "optim": {"name": "adam", "lr": LR},
-        "train": {"steps": STEPS, "batch_size": BATCH, "n_checkpoints": 2, "eval_every": STEPS},
-        "seeds": {"init": list(range(K)), "data": list(range(K))},
-    })
+    cfg = Config.from_dict(
+        {
+            "data": {"name": "digits", "options": {"flatten": True}, "n_probe": 16},
+            "model": {"hidden": [WIDTH]},
+            "optim": {"name": "adam", "lr": LR},
+            "train": {"steps": STEPS, "batch_size": BATCH, "n_checkpoints": 2, "eval_every": STEPS},
+            "seeds": {"init": list(range(K)), "data": list(range(K))},
+        }
+    )
     return float(fit(cfg).meta["elapsed_s"])
 
 

@@ -43,8 +43,19 @@ __all__ = [
     "views",
 ]
 
-_SUBMODULES = {"data", "init", "match", "measures", "models", "record", "report", "studies",
-               "sweep", "train", "views"}
+_SUBMODULES = {
+    "data",
+    "init",
+    "match",
+    "measures",
+    "models",
+    "record",
+    "report",
+    "studies",
+    "sweep",
+    "train",
+    "views",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -32,4 +32,6 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnitscopeError
     """
     choices = sorted(choices)
     listed = ", ".join(repr(c) for c in choices)
-    return UnitscopeError(f"unknown {kind} {name!r}.{did_you_mean(name, choices)} Available: {listed}.")
+    return UnitscopeError(
+        f"unknown {kind} {name!r}.{did_you_mean(name, choices)} Available: {listed}."
+    )

@@ -79,8 +79,9 @@ def initialize(
         )
     if scheme == "checkpoint":
         if not path:
-            raise UnitscopeError("the 'checkpoint' init needs `path` (a .safetensors file or a "
-                                 "recording folder).")
+            raise UnitscopeError(
+                "the 'checkpoint' init needs `path` (a .safetensors file or a recording folder)."
+            )
         return model.load_params(load_checkpoint(path, model.members))
     if scheme in SYMMETRIC_SCHEMES and base not in RANDOM_SCHEMES:
         raise unknown_name("base init scheme", base, RANDOM_SCHEMES)
@@ -192,15 +193,17 @@ def load_checkpoint(path: str | Path, members: int) -> dict[str, Tensor]:
     path = Path(path)
     file = path / "recording.safetensors" if path.is_dir() else path
     if not file.is_file():
-        raise UnitscopeError(f"checkpoint {str(path)!r} not found; give a .safetensors file or "
-                             "a recording folder.")
+        raise UnitscopeError(
+            f"checkpoint {str(path)!r} not found; give a .safetensors file or a recording folder."
+        )
     try:
         raw = load_file(str(file))
     except (SafetensorError, OSError) as err:
-        raise UnitscopeError(f"checkpoint {str(file)!r} is not a readable safetensors file: "
-                             f"{err}") from None
+        raise UnitscopeError(
+            f"checkpoint {str(file)!r} is not a readable safetensors file: {err}"
+        ) from None
     if any(k.startswith("params/") for k in raw):
-        raw = {k[len("params/"):]: v[-1] for k, v in raw.items() if k.startswith("params/")}
+        raw = {k[len("params/") :]: v[-1] for k, v in raw.items() if k.startswith("params/")}
     out = {}
     for name, value in raw.items():
         if value.shape[0] == members:

@@ -37,22 +37,35 @@ def test_train_then_info_json(tmp_path, capsys):
 
 def test_train_from_toml_with_override(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[model]\nhidden = [5]\n[train]\nsteps = 10\n')
-    code, out, _ = run(["train", str(cfg), "--out", str(tmp_path / "r"), "--json",
-                        "--set", "model.activation=tanh"], capsys)
+    cfg.write_text("[model]\nhidden = [5]\n[train]\nsteps = 10\n")
+    code, out, _ = run(
+        [
+            "train",
+            str(cfg),
+            "--out",
+            str(tmp_path / "r"),
+            "--json",
+            "--set",
+            "model.activation=tanh",
+        ],
+        capsys,
+    )
     assert code == 0
     assert json.loads(out)["model"]["activation"] == "tanh"
     code, out, _ = run(["info", str(tmp_path / "r")], capsys)
     assert "hidden.0 (5 units)" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--set", "optim.lrr=0.1"], "unknown config key 'optim.lrr'. Did you mean 'optim.lr'?"),
-    (["--set", "optim.lr=fast"], "`optim.lr` must be a number, got 'fast'"),
-    (["--set", "data.name=moon"], "unknown dataset 'moon'. Did you mean 'moons'?"),
-    (["--set", "optim.lr"], "an override must look like KEY=VALUE"),
-    (["missing.toml"], "config file 'missing.toml' not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "optim.lrr=0.1"], "unknown config key 'optim.lrr'. Did you mean 'optim.lr'?"),
+        (["--set", "optim.lr=fast"], "`optim.lr` must be a number, got 'fast'"),
+        (["--set", "data.name=moon"], "unknown dataset 'moon'. Did you mean 'moons'?"),
+        (["--set", "optim.lr"], "an override must look like KEY=VALUE"),
+        (["missing.toml"], "config file 'missing.toml' not found"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     code, out, err = run(["train", "--out", str(tmp_path / "r"), *args], capsys)
     assert code == 2
@@ -84,10 +97,12 @@ def test_info_on_a_corrupt_recording(tmp_path, capsys):
 
 
 def test_real_process_exit_code_and_version():
-    done = subprocess.run([sys.executable, "-m", "unitscope", "--version"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "unitscope", "--version"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "unitscope" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "unitscope", "info", "/nonexistent"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "unitscope", "info", "/nonexistent"], capture_output=True, text=True
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("unitscope: error:") and "Traceback" not in done.stderr

@@ -68,21 +68,28 @@ def test_checkpoint_round_trip(tmp_path):
 
     src = initialize(MLP(3, [4], 2), "kaiming", seeds=[7])
     save_file({k: v.detach() for k, v in src.named_parameters()}, str(tmp_path / "w.safetensors"))
-    dst = initialize(MLP(3, [4], 2, members=3), "checkpoint", seeds=[0, 1, 2],
-                     path=str(tmp_path / "w.safetensors"))
+    dst = initialize(
+        MLP(3, [4], 2, members=3),
+        "checkpoint",
+        seeds=[0, 1, 2],
+        path=str(tmp_path / "w.safetensors"),
+    )
     for k in range(3):
         assert torch.equal(dst.hidden[0].weight[k], src.hidden[0].weight[0])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(scheme="kaiming", seeds=[0, 1]), "one init seed per member"),
-    (dict(scheme="symetric", seeds=[0]), "Did you mean 'symmetric'"),
-    (dict(scheme="symmetric", seeds=[0], base="symmetric"), "unknown base init scheme"),
-    (dict(scheme="symmetric", seeds=[0], layers=["hidden.3"]), "unknown layer 'hidden.3'"),
-    (dict(scheme="normal", seeds=[0], scale=-1.0), "`scale` must be > 0, got -1.0"),
-    (dict(scheme="checkpoint", seeds=[0]), "needs `path`"),
-    (dict(scheme="checkpoint", seeds=[0], path="/nonexistent.safetensors"), "not found"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(scheme="kaiming", seeds=[0, 1]), "one init seed per member"),
+        (dict(scheme="symetric", seeds=[0]), "Did you mean 'symmetric'"),
+        (dict(scheme="symmetric", seeds=[0], base="symmetric"), "unknown base init scheme"),
+        (dict(scheme="symmetric", seeds=[0], layers=["hidden.3"]), "unknown layer 'hidden.3'"),
+        (dict(scheme="normal", seeds=[0], scale=-1.0), "`scale` must be > 0, got -1.0"),
+        (dict(scheme="checkpoint", seeds=[0]), "needs `path`"),
+        (dict(scheme="checkpoint", seeds=[0], path="/nonexistent.safetensors"), "not found"),
+    ],
+)
 def test_init_errors(kwargs, message):
     with pytest.raises(UnitscopeError, match=message):
         initialize(MLP(3, [4], 2), **kwargs)

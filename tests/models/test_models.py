@@ -25,10 +25,13 @@ def test_mlp_hand_set_weights_give_hand_computed_output():
     torch.testing.assert_close(hidden["hidden.0"][0], torch.tensor([[1.0, 0.0], [0.0, 4.0]]))
 
 
-@pytest.mark.parametrize("make", [
-    lambda K: MLP(64, [8, 5], 10, members=K, activation="tanh"),
-    lambda K: SmallCNN(1, (8, 8), [3, 4], 10, members=K),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda K: MLP(64, [8, 5], 10, members=K, activation="tanh"),
+        lambda K: SmallCNN(1, (8, 8), [3, 4], 10, members=K),
+    ],
+)
 def test_each_member_equals_its_own_single_model(make):
     net = initialize(make(3), "kaiming", seeds=[0, 1, 2])
     x = torch.randn(7, 64) if isinstance(net, MLP) else torch.randn(7, 1, 8, 8)
@@ -63,10 +66,13 @@ def test_build_rebuilds_from_spec():
     assert again.spec == net.spec and again.members == 2
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(in_features=2, hidden=[0], out_features=1), "sizes must be >= 1"),
-    (dict(in_features=2, hidden=[4], out_features=1, activation="rleu"), "Did you mean 'relu'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(in_features=2, hidden=[0], out_features=1), "sizes must be >= 1"),
+        (dict(in_features=2, hidden=[4], out_features=1, activation="rleu"), "Did you mean 'relu'"),
+    ],
+)
 def test_mlp_errors(kwargs, message):
     with pytest.raises(UnitscopeError, match=message):
         MLP(**kwargs)

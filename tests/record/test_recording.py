@@ -15,12 +15,16 @@ from unitscope.train import Config, fit
 
 @pytest.fixture(scope="module")
 def rec():
-    return fit(Config.from_dict({
-        "data": {"name": "digits", "options": {"n_samples": 150}, "n_probe": 20},
-        "model": {"kind": "cnn", "channels": [3, 4]},
-        "train": {"steps": 10, "batch_size": 32, "record_maps": True, "n_checkpoints": 4},
-        "seeds": {"init": [0, 1]},
-    }))
+    return fit(
+        Config.from_dict(
+            {
+                "data": {"name": "digits", "options": {"n_samples": 150}, "n_probe": 20},
+                "model": {"kind": "cnn", "channels": [3, 4]},
+                "train": {"steps": 10, "batch_size": 32, "record_maps": True, "n_checkpoints": 4},
+                "seeds": {"init": [0, 1]},
+            }
+        )
+    )
 
 
 def test_shapes(rec):

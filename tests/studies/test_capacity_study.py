@@ -42,5 +42,4 @@ def test_tiny_run_verdicts_follow_from_numbers():
     rand = {int(k): v for k, v in n["random_loss"].items()}
     assert better.verdict == c.verdict_fits_better(sym, rand)
     assert abs(sym[1] - rand[1]) < 1e-6  # width 1: both starts are the same kind of network
-    assert merge.verdict == c.verdict_merge_costs(merge.numbers["increase"],
-                                                  merge.numbers["loss"])
+    assert merge.verdict == c.verdict_merge_costs(merge.numbers["increase"], merge.numbers["loss"])

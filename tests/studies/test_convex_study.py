@@ -43,7 +43,9 @@ def test_tiny_run_verdicts_follow_from_numbers():
     check_result(result, 3)
     conv, exch, deep = result.findings
     assert conv.verdict == c.verdict_converges(conv.numbers["max_deviation"]) == "supported"
-    assert exch.verdict == c.verdict_exchangeable(exch.numbers["p_exchangeable"],
-                                                  exch.numbers["p_not_exchangeable"])
-    assert deep.verdict == c.verdict_deep_linear(deep.numbers["function_spread"],
-                                                 deep.numbers["weight_distance"])
+    assert exch.verdict == c.verdict_exchangeable(
+        exch.numbers["p_exchangeable"], exch.numbers["p_not_exchangeable"]
+    )
+    assert deep.verdict == c.verdict_deep_linear(
+        deep.numbers["function_spread"], deep.numbers["weight_distance"]
+    )

@@ -28,8 +28,9 @@ def test_tiny_run_verdicts_follow_from_numbers():
     diff, same, barrier, source, teacher = result.findings
     assert diff.verdict == r.verdict_different_solutions(diff.numbers["distance_aligned"])
     assert same.verdict == r.verdict_same_units(same.numbers["matched_mean"])
-    assert barrier.verdict == r.verdict_barrier(barrier.numbers["naive"],
-                                                barrier.numbers["reduction"])
+    assert barrier.verdict == r.verdict_barrier(
+        barrier.numbers["naive"], barrier.numbers["reduction"]
+    )
     assert source.verdict == r.verdict_init_decides(source.numbers["identity"])
     assert teacher.verdict == r.verdict_teacher(teacher.numbers["recovered_fraction"])
     # matching can only raise the correlation above the unaligned order

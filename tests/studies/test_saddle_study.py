@@ -52,6 +52,7 @@ def test_tiny_run_verdicts_follow_from_numbers():
     same, saddle, separate = result.findings
     assert same.verdict == s.verdict_same_function(same.numbers["max_output_difference"])
     assert same.verdict == "supported"
-    assert saddle.verdict == s.verdict_saddle(saddle.numbers["eig_min"],
-                                              saddle.numbers["eig_max_abs"])
+    assert saddle.verdict == s.verdict_saddle(
+        saddle.numbers["eig_min"], saddle.numbers["eig_max_abs"]
+    )
     assert separate.verdict == s.verdict_separate(separate.numbers["growth"])

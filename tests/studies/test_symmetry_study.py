@@ -40,10 +40,10 @@ def test_tiny_run_verdicts_follow_from_numbers():
     result = s.run("tiny")
     check_result(result, 3)
     keeps, breaks, unstable = result.findings
-    assert keeps.verdict == s.verdict_keeps(keeps.numbers["spreads"],
-                                            keeps.thresholds["tolerance"])
+    assert keeps.verdict == s.verdict_keeps(keeps.numbers["spreads"], keeps.thresholds["tolerance"])
     assert keeps.verdict == "supported"  # exchangeable units stay exchangeable
     scales = result.numbers["weight_scale"]
     assert breaks.verdict == s.verdict_breaks(breaks.numbers["spreads"], scales)
-    assert unstable.verdict == s.verdict_unstable(unstable.numbers["growth_rate_per_step"],
-                                                  unstable.numbers["amplification"])
+    assert unstable.verdict == s.verdict_unstable(
+        unstable.numbers["growth_rate_per_step"], unstable.numbers["amplification"]
+    )

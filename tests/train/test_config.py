@@ -8,8 +8,10 @@ from unitscope.train import Config, checkpoint_steps, parse_override
 
 def test_toml_round_trip(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[optim]\nname = "adam"\nlr = 0.01\n[model]\nhidden = [8, 4]\n'
-                    '[seeds]\ninit = [0, 1, 2]\n[data.options]\nnoise = 0.2\n')
+    path.write_text(
+        '[optim]\nname = "adam"\nlr = 0.01\n[model]\nhidden = [8, 4]\n'
+        "[seeds]\ninit = [0, 1, 2]\n[data.options]\nnoise = 0.2\n"
+    )
     cfg = Config.from_toml(path)
     assert cfg.optim.name == "adam" and cfg.model.hidden == (8, 4)
     assert cfg.seeds.members == 3 and cfg.data.options == {"noise": 0.2}
@@ -38,19 +40,22 @@ def test_checkpoints_are_log_spaced_with_ends():
     assert checkpoint_steps(10, 5, (0, 5, 5, 10)) == [0, 5, 10]
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"optim": {"lrr": 0.1}}, r"unknown config key 'optim.lrr'. Did you mean 'optim.lr'\?"),
-    ({"optimizer": {}}, "unknown config section 'optimizer'. Did you mean 'optim'"),
-    ({"optim": {"lr": "fast"}}, r"`optim.lr` must be a number, got 'fast'"),
-    ({"optim": {"lr": -0.1}}, r"`optim.lr` must be > 0, got -0.1"),
-    ({"optim": {"name": "adamm"}}, "Did you mean 'adam'"),
-    ({"train": {"steps": 1.5}}, "`train.steps` must be an integer"),
-    ({"train": {"checkpoints": [0, 9999]}}, "must lie in"),
-    ({"model": {"dropout": 1.0}}, r"`model.dropout` must be in \[0, 1\)"),
-    ({"seeds": {"init": [0, 1], "data": [0, 1, 2]}}, "one common length K"),
-    ({"optim": {"nesterov": True}}, "nesterov"),
-    ({"model": "mlp"}, r"section \[model\] must be a table"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"optim": {"lrr": 0.1}}, r"unknown config key 'optim.lrr'. Did you mean 'optim.lr'\?"),
+        ({"optimizer": {}}, "unknown config section 'optimizer'. Did you mean 'optim'"),
+        ({"optim": {"lr": "fast"}}, r"`optim.lr` must be a number, got 'fast'"),
+        ({"optim": {"lr": -0.1}}, r"`optim.lr` must be > 0, got -0.1"),
+        ({"optim": {"name": "adamm"}}, "Did you mean 'adam'"),
+        ({"train": {"steps": 1.5}}, "`train.steps` must be an integer"),
+        ({"train": {"checkpoints": [0, 9999]}}, "must lie in"),
+        ({"model": {"dropout": 1.0}}, r"`model.dropout` must be in \[0, 1\)"),
+        ({"seeds": {"init": [0, 1], "data": [0, 1, 2]}}, "one common length K"),
+        ({"optim": {"nesterov": True}}, "nesterov"),
+        ({"model": "mlp"}, r"section \[model\] must be a table"),
+    ],
+)
 def test_config_errors(raw, message):
     with pytest.raises(UnitscopeError, match=message):
         Config.from_dict(raw)

@@ -35,14 +35,16 @@ def test_diverged_member_is_marked_and_others_go_on(tmp_path):
     params = {k: v.detach().clone() for k, v in net.named_parameters()}
     params["hidden.0.weight"][1] *= 1e3  # member 1 starts with huge weights
     save_file(params, str(tmp_path / "start.safetensors"))
-    cfg = Config.from_dict({
-        "data": {"name": "teacher", "options": {"n_samples": 64, "n_features": 5}},
-        "model": {"hidden": [8]},
-        "init": {"scheme": "checkpoint", "path": str(tmp_path / "start.safetensors")},
-        "optim": {"lr": 0.1},
-        "train": {"steps": 60},
-        "seeds": {"init": [0, 1]},
-    })
+    cfg = Config.from_dict(
+        {
+            "data": {"name": "teacher", "options": {"n_samples": 64, "n_features": 5}},
+            "model": {"hidden": [8]},
+            "init": {"scheme": "checkpoint", "path": str(tmp_path / "start.safetensors")},
+            "optim": {"lr": 0.1},
+            "train": {"steps": 60},
+            "seeds": {"init": [0, 1]},
+        }
+    )
     rec = fit(cfg)
     assert rec.diverged[0] == -1 and rec.diverged[1] >= 0
     assert np.isfinite(rec.curves["train_loss"][0]).all()

@@ -10,6 +10,13 @@ import click
 _COMMANDS = [
     ("train", "train"),
     ("train", "info"),
+    ("match", "match"),
+    ("sweep", "sweep"),
+    ("report", "report"),
+    ("measure", "measure"),
+    ("measure", "compare"),
+    ("study", "study"),
+    ("study", "demo"),
 ]
 
 

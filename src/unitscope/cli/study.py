@@ -21,13 +21,17 @@ def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
     console = Console(stderr=True)
     results = []
     show = not quiet and console.is_terminal
-    columns = (TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.fields[n]}"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.fields[n]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, disable=not show) as bar:
         task = bar.add_task("studies", total=len(names), n="")
         for i, name in enumerate(names):
             bar.update(task, description=f"study {name}", n=f"{i}/{len(names)}")
-            results.append(get(name).run(scale))  # type: ignore[arg-type]
+            results.append(get(name).run(scale))
             bar.update(task, advance=1, n=f"{i + 1}/{len(names)}")
     return results
 
@@ -39,10 +43,13 @@ def _write(results: list[StudyResult], out: Path, extra_sections: list | None = 
     out.mkdir(parents=True, exist_ok=True)
     doc = study_document(results, extra=extra_sections or [])
     written = write_report(doc, out / "report.html")
-    findings = {"studies": [r.to_dict() for r in results],
-                "findings": [f.to_dict() for r in results for f in r.findings]}
-    atomic_write_text(out / "findings.json",
-                      json.dumps(to_jsonable(findings), indent=1, allow_nan=False) + "\n")
+    findings = {
+        "studies": [r.to_dict() for r in results],
+        "findings": [f.to_dict() for r in results for f in r.findings],
+    }
+    atomic_write_text(
+        out / "findings.json", json.dumps(to_jsonable(findings), indent=1, allow_nan=False) + "\n"
+    )
     return {**written, "findings_json": str(out / "findings.json")}
 
 
@@ -54,27 +61,47 @@ def _print(results: list[StudyResult], written: dict, elapsed: float) -> None:
             click.echo(f"  {'':<14} {f.summary}")
         for failure in r.failures:
             click.echo(f"  ! failed: {failure}")
-    click.echo(f"\nreport: {written['html']}  ({written['bytes'] / 1e6:.1f} MB)   "
-               f"numbers: {written['results']}, {written['findings_json']}   "
-               f"total {elapsed:.1f} s")
+    click.echo(
+        f"\nreport: {written['html']}  ({written['bytes'] / 1e6:.1f} MB)   "
+        f"numbers: {written['results']}, {written['findings_json']}   "
+        f"total {elapsed:.1f} s"
+    )
 
 
 def _summary(results: list[StudyResult], written: dict, elapsed: float) -> dict:
-    return {"report": written, "elapsed_s": round(elapsed, 2),
-            "studies": [{"name": r.name, "elapsed_s": round(r.elapsed_s, 2),
-                         "failures": r.failures,
-                         "findings": [{"claim": f.claim, "verdict": f.verdict,
-                                       "summary": f.summary} for f in r.findings]}
-                        for r in results]}
+    return {
+        "report": written,
+        "elapsed_s": round(elapsed, 2),
+        "studies": [
+            {
+                "name": r.name,
+                "elapsed_s": round(r.elapsed_s, 2),
+                "failures": r.failures,
+                "findings": [
+                    {"claim": f.claim, "verdict": f.verdict, "summary": f.summary}
+                    for f in r.findings
+                ],
+            }
+            for r in results
+        ],
+    }
 
 
 @click.command()
 @click.argument("name", type=str)
-@click.option("--scale", type=click.Choice(SCALES), default="small", show_default=True,
-              help="tiny: seconds; small: the demo's size; full: more seeds, widths, steps.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for report.html, results.json and findings.json "
-                   "(default: study-NAME).")
+@click.option(
+    "--scale",
+    type=click.Choice(SCALES),
+    default="small",
+    show_default=True,
+    help="tiny: seconds; small: the demo's size; full: more seeds, widths, steps.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for report.html, results.json and findings.json (default: study-NAME).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def study(name: str, scale: str, out: Path | None, as_json: bool) -> None:
     """Run study NAME and write report.html, results.json and findings.json."""
@@ -89,15 +116,27 @@ def study(name: str, scale: str, out: Path | None, as_json: bool) -> None:
         _print(results, written, elapsed)
 
 
-study.help = ("Run study NAME and write report.html, results.json and findings.json. "
-              "Studies: " + ", ".join(NAMES) + ".")
+study.help = (
+    "Run study NAME and write report.html, results.json and findings.json. "
+    "Studies: " + ", ".join(NAMES) + "."
+)
 
 
 @click.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("unitscope-demo"),
-              show_default=True, help="Folder for report.html, results.json, findings.json.")
-@click.option("--scale", type=click.Choice(SCALES), default="small", show_default=True,
-              help="tiny is for tests; small answers the question in about 3 minutes.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("unitscope-demo"),
+    show_default=True,
+    help="Folder for report.html, results.json, findings.json.",
+)
+@click.option(
+    "--scale",
+    type=click.Choice(SCALES),
+    default="small",
+    show_default=True,
+    help="tiny is for tests; small answers the question in about 3 minutes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def demo(out: Path, scale: str, as_json: bool) -> None:
     """Run every study on built-in data and write one report: the whole answer."""

@@ -14,14 +14,25 @@ from ._progress import step_progress
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Folder to write the recording to (must not exist unless --force).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config key, e.g. --set optim.lr=0.05 --set seeds.init=[0,1,2].")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder to write the recording to (must not exist unless --force).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, e.g. --set optim.lr=0.05 --set seeds.init=[0,1,2].",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
-def train(config: Path | None, out: Path, overrides: tuple[str, ...], force: bool,
-          as_json: bool) -> None:
+def train(
+    config: Path | None, out: Path, overrides: tuple[str, ...], force: bool, as_json: bool
+) -> None:
     """Train the K members of a TOML CONFIG and save their recording in --out.
 
     Without CONFIG the defaults are used (a 16-unit MLP on moons); --set changes any key.
@@ -55,17 +66,22 @@ def info(folder: Path, as_json: bool) -> None:
 
 def _print_summary(s: dict) -> None:
     ds = s["dataset"]
-    click.echo(f"recording: {s['members']} members, {ds['name']} ({ds['task']}, "
-               f"{ds['n_train']} train / {ds['n_test']} test), probe {s['n_probe']} samples")
+    click.echo(
+        f"recording: {s['members']} members, {ds['name']} ({ds['task']}, "
+        f"{ds['n_train']} train / {ds['n_test']} test), probe {s['n_probe']} samples"
+    )
     layers = ", ".join(f"{n} ({u} units)" for n, u in s["layers"].items())
     click.echo(f"layers:    {layers}")
-    click.echo(f"checkpoints: {len(s['checkpoints'])} steps, {s['checkpoints'][0]}.."
-               f"{s['checkpoints'][-1]}")
+    click.echo(
+        f"checkpoints: {len(s['checkpoints'])} steps, {s['checkpoints'][0]}..{s['checkpoints'][-1]}"
+    )
     for key, values in s["final"].items():
         vals = [v for v in values if v == v]
         if vals:
-            click.echo(f"final {key:<11} mean {sum(vals) / len(vals):.4f}  "
-                       f"min {min(vals):.4f}  max {max(vals):.4f}")
+            click.echo(
+                f"final {key:<11} mean {sum(vals) / len(vals):.4f}  "
+                f"min {min(vals):.4f}  max {max(vals):.4f}"
+            )
     bad = [i for i, d in enumerate(s["diverged"]) if d >= 0]
     if bad:
         click.echo(f"diverged members: {bad}")

@@ -71,16 +71,25 @@ class SmallCNN(UnitModel):
             )
         self.act = get_activation(activation)
         self.pool = pool
-        self.spec = dict(kind="cnn", in_channels=in_channels, image_size=[h, w], channels=chans,
-                         out_features=out_features, kernel_size=kernel_size, pool=pool,
-                         activation=activation, bias=bias)
+        self.spec = dict(
+            kind="cnn",
+            in_channels=in_channels,
+            image_size=[h, w],
+            channels=chans,
+            out_features=out_features,
+            kernel_size=kernel_size,
+            pool=pool,
+            activation=activation,
+            bias=bias,
+        )
         sizes = [in_channels, *chans]
         self.conv = nn.ModuleList(
             BatchedConv2d(members, a, b, kernel_size, bias) for a, b in zip(sizes[:-1], sizes[1:])
         )
         self.final_hw = (h // shrink, w // shrink)
-        self.out = BatchedLinear(members, chans[-1] * self.final_hw[0] * self.final_hw[1],
-                                 out_features, bias)
+        self.out = BatchedLinear(
+            members, chans[-1] * self.final_hw[0] * self.final_hw[1], out_features, bias
+        )
 
     def forward_hidden(
         self, x: Tensor, noise: Noise | None = None
@@ -100,7 +109,7 @@ class SmallCNN(UnitModel):
         h = x
         for i, layer in enumerate(self.conv):
             h = self.act(layer(h, shared=shared and i == 0))  # (n, K*C_i, H_i, W_i), packed
-            C = layer.weight.shape[1]
+            C = self.spec["channels"][i]
             hidden[f"conv.{i}"] = h.view(n, K, C, *h.shape[2:]).transpose(0, 1)  # (K, n, C, H, W)
             if noise is not None:
                 h = noise(i, h.view(n, K, -1).transpose(0, 1)).transpose(0, 1).reshape(h.shape)
@@ -114,14 +123,14 @@ class SmallCNN(UnitModel):
     def unit_axes(self) -> dict[str, UnitAxes]:
         axes = {}
         last = len(self.conv) - 1
-        for i, layer in enumerate(self.conv):
+        for i, channels in enumerate(self.spec["channels"]):
             name = f"conv.{i}"
             incoming = [ParamAxis(f"{name}.weight", 1)]
-            if layer.bias is not None:
+            if self.spec["bias"]:
                 incoming.append(ParamAxis(f"{name}.bias", 1))
             if i < last:
                 outgoing = ParamAxis(f"conv.{i + 1}.weight", 2)
             else:
                 outgoing = ParamAxis("out.weight", 2, block=self.final_hw[0] * self.final_hw[1])
-            axes[name] = UnitAxes(name, layer.weight.shape[1], tuple(incoming), (outgoing,))
+            axes[name] = UnitAxes(name, channels, tuple(incoming), (outgoing,))
         return axes

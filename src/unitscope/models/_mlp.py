@@ -50,8 +50,14 @@ class MLP(UnitModel):
                 f"out_features={out_features}, members={members}."
             )
         self.act = get_activation(activation)
-        self.spec = dict(kind="mlp", in_features=in_features, hidden=widths,
-                         out_features=out_features, activation=activation, bias=bias)
+        self.spec = dict(
+            kind="mlp",
+            in_features=in_features,
+            hidden=widths,
+            out_features=out_features,
+            activation=activation,
+            bias=bias,
+        )
         sizes = [in_features, *widths]
         self.hidden = nn.ModuleList(
             BatchedLinear(members, a, b, bias) for a, b in zip(sizes[:-1], sizes[1:])
@@ -75,10 +81,10 @@ class MLP(UnitModel):
     def unit_axes(self) -> dict[str, UnitAxes]:
         axes = {}
         names = [f"hidden.{i}" for i in range(len(self.hidden))] + ["out"]
-        for i, layer in enumerate(self.hidden):
+        for i, width in enumerate(self.spec["hidden"]):
             incoming = [ParamAxis(f"{names[i]}.weight", 1)]
-            if layer.bias is not None:
+            if self.spec["bias"]:
                 incoming.append(ParamAxis(f"{names[i]}.bias", 1))
             outgoing = (ParamAxis(f"{names[i + 1]}.weight", 2),)
-            axes[names[i]] = UnitAxes(names[i], layer.weight.shape[1], tuple(incoming), outgoing)
+            axes[names[i]] = UnitAxes(names[i], width, tuple(incoming), outgoing)
         return axes

@@ -107,8 +107,9 @@ class Recording:
             return len(self.steps) + step
         hits = np.flatnonzero(self.steps == step)
         if not len(hits):
-            raise UnitscopeError(f"step {step} is not a checkpoint; checkpoints: "
-                                 f"{self.steps.tolist()}.")
+            raise UnitscopeError(
+                f"step {step} is not a checkpoint; checkpoints: {self.steps.tolist()}."
+            )
         return int(hits[0])
 
     def model(self, step: int = -1, members: list[int] | None = None):
@@ -120,11 +121,13 @@ class Recording:
         t = self.step_index(step)
         index = list(range(self.members)) if members is None else list(members)
         net = build(self.meta["model_spec"], members=len(index))
-        dtype = torch.float64 if self.meta["config"]["train"]["dtype"] == "float64" else (
-            torch.float32)
+        dtype = (
+            torch.float64 if self.meta["config"]["train"]["dtype"] == "float64" else (torch.float32)
+        )
         net.to(dtype)
-        return net.load_params({n: torch.from_numpy(np.ascontiguousarray(v[t][index]))
-                                for n, v in self.params.items()})
+        return net.load_params(
+            {n: torch.from_numpy(np.ascontiguousarray(v[t][index])) for n, v in self.params.items()}
+        )
 
     def summary(self) -> dict[str, Any]:
         """A short JSON-able description (what ``unitscope info`` prints)."""
@@ -154,13 +157,23 @@ class Recording:
             return False
         strip = ("elapsed_s",)
         return {k: v for k, v in self.meta.items() if k not in strip} == {
-            k: v for k, v in other.meta.items() if k not in strip}
+            k: v for k, v in other.meta.items() if k not in strip
+        }
 
     def _flat(self) -> dict[str, np.ndarray]:
-        out = {"steps": self.steps, "curve_steps": self.curve_steps, "probe/x": self.probe_x,
-               "probe/y": self.probe_y, "diverged": self.diverged}
-        for prefix, group in (("params", self.params), ("acts", self.acts),
-                              ("maps", self.maps), ("curves", self.curves)):
+        out = {
+            "steps": self.steps,
+            "curve_steps": self.curve_steps,
+            "probe/x": self.probe_x,
+            "probe/y": self.probe_y,
+            "diverged": self.diverged,
+        }
+        for prefix, group in (
+            ("params", self.params),
+            ("acts", self.acts),
+            ("maps", self.maps),
+            ("curves", self.curves),
+        ):
             out.update({f"{prefix}/{k}": v for k, v in group.items()})
         return out
 
@@ -171,8 +184,10 @@ class Recording:
 
         folder = Path(folder)
         if folder.exists() and not overwrite:
-            raise UnitscopeError(f"{str(folder)!r} already exists; choose another folder or pass "
-                                 "overwrite=True (--force in the CLI).")
+            raise UnitscopeError(
+                f"{str(folder)!r} already exists; choose another folder or pass "
+                "overwrite=True (--force in the CLI)."
+            )
         parent = folder.parent if str(folder.parent) else Path(".")
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -182,8 +197,12 @@ class Recording:
         try:
             tensors = {k: np.ascontiguousarray(v) for k, v in self._flat().items()}
             save_file(tensors, str(tmp / TENSORS))
-            meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                    "tensors_sha256": _sha256(tmp / TENSORS), **self.meta}
+            meta = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "tensors_sha256": _sha256(tmp / TENSORS),
+                **self.meta,
+            }
             (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(folder)
@@ -202,13 +221,16 @@ class Recording:
         folder = Path(folder)
         meta_file, tensor_file = folder / META, folder / TENSORS
         if not folder.is_dir() or not meta_file.is_file() or not tensor_file.is_file():
-            raise UnitscopeError(f"{str(folder)!r} is not a recording folder (it needs {META} and "
-                                 f"{TENSORS}); create one with `unitscope train`.")
+            raise UnitscopeError(
+                f"{str(folder)!r} is not a recording folder (it needs {META} and "
+                f"{TENSORS}); create one with `unitscope train`."
+            )
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise UnitscopeError(f"{str(meta_file)!r} is not valid JSON ({err}); the recording "
-                                 "is corrupt.") from None
+            raise UnitscopeError(
+                f"{str(meta_file)!r} is not valid JSON ({err}); the recording is corrupt."
+            ) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise UnitscopeError(f"{str(meta_file)!r} is not a unitscope recording.")
         if meta.get("format_version") != FORMAT_VERSION:
@@ -217,8 +239,10 @@ class Recording:
                 f"(this unitscope reads version {FORMAT_VERSION}); re-record it."
             )
         if _sha256(tensor_file) != meta.get("tensors_sha256"):
-            raise UnitscopeError(f"{str(tensor_file)!r} does not match the checksum in {META}: "
-                                 "the file was truncated or modified; re-record it.")
+            raise UnitscopeError(
+                f"{str(tensor_file)!r} does not match the checksum in {META}: "
+                "the file was truncated or modified; re-record it."
+            )
         try:
             flat = load_file(str(tensor_file))
         except (SafetensorError, OSError) as err:
@@ -227,12 +251,20 @@ class Recording:
             meta.pop(key)
 
         def group(prefix: str) -> dict[str, np.ndarray]:
-            return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + "/")}
+            return {k[len(prefix) + 1 :]: v for k, v in flat.items() if k.startswith(prefix + "/")}
 
-        return cls(steps=flat["steps"], params=group("params"), acts=group("acts"),
-                   curves=group("curves"), curve_steps=flat["curve_steps"],
-                   probe_x=flat["probe/x"], probe_y=flat["probe/y"], diverged=flat["diverged"],
-                   meta=meta, maps=group("maps"))
+        return cls(
+            steps=flat["steps"],
+            params=group("params"),
+            acts=group("acts"),
+            curves=group("curves"),
+            curve_steps=flat["curve_steps"],
+            probe_x=flat["probe/x"],
+            probe_y=flat["probe/y"],
+            diverged=flat["diverged"],
+            meta=meta,
+            maps=group("maps"),
+        )
 
 
 def _sha256(path: Path) -> str:

@@ -12,8 +12,12 @@ from ._figures import heatmap, histogram, lines, table
 from ._pictures import image_grid, unit_grid
 
 BUILDERS: dict[str, Callable[..., Figure]] = {
-    "lines": lines, "heatmap": heatmap, "histogram": histogram, "table": table,
-    "image_grid": image_grid, "unit_grid": unit_grid,
+    "lines": lines,
+    "heatmap": heatmap,
+    "histogram": histogram,
+    "table": table,
+    "image_grid": image_grid,
+    "unit_grid": unit_grid,
 }
 
 
@@ -43,6 +47,9 @@ def study_document(
             intro += " Parts that failed: " + "; ".join(r.failures)
         sections.append(Section(r.title, [figure(s) for s in r.figures], intro))
     findings = [f for r in results for f in r.findings]
-    info = {"studies": ", ".join(r.name for r in results),
-            "time": f"{sum(r.elapsed_s for r in results):.1f} s", **(meta or {})}
+    info = {
+        "studies": ", ".join(r.name for r in results),
+        "time": f"{sum(r.elapsed_s for r in results):.1f} s",
+        **(meta or {}),
+    }
     return Document(title, findings, [*sections, *extra], info)

@@ -23,10 +23,18 @@ from types import ModuleType
 
 from .._errors import unknown_name
 from ._common import SCALES, Scale
-from ._finding import Finding, FigureSpec, StudyResult
+from ._finding import FigureSpec, Finding, StudyResult
 
-NAMES = ("symmetry", "capacity", "diversity", "convex", "restarts", "regularization",
-         "feature_maps", "saddle")
+NAMES = (
+    "symmetry",
+    "capacity",
+    "diversity",
+    "convex",
+    "restarts",
+    "regularization",
+    "feature_maps",
+    "saddle",
+)
 
 __all__ = ["NAMES", "SCALES", "FigureSpec", "Finding", "Scale", "StudyResult", "get", "run"]
 

@@ -61,8 +61,10 @@ def part(result: StudyResult, name: str) -> Iterator[None]:
         yield
     except Exception as err:  # noqa: BLE001 - a failed part must not lose the others
         where = traceback.extract_tb(err.__traceback__)[-1]
-        result.failures.append(f"{name}: {type(err).__name__}: {err} "
-                               f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})")
+        result.failures.append(
+            f"{name}: {type(err).__name__}: {err} "
+            f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+        )
 
 
 def series_over(rec_steps: np.ndarray, values: np.ndarray) -> dict[str, Any]:

@@ -37,9 +37,15 @@ class Finding:
     figures: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"study": self.study, "claim": self.claim, "verdict": self.verdict,
-                "summary": self.summary, "numbers": self.numbers,
-                "thresholds": self.thresholds, "figures": list(self.figures)}
+        return {
+            "study": self.study,
+            "claim": self.claim,
+            "verdict": self.verdict,
+            "summary": self.summary,
+            "numbers": self.numbers,
+            "thresholds": self.thresholds,
+            "figures": list(self.figures),
+        }
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,12 @@ class StudyResult:
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "question": self.question,
-                "findings": [f.to_dict() for f in self.findings], "numbers": self.numbers,
-                "failures": self.failures, "elapsed_s": round(self.elapsed_s, 3)}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "question": self.question,
+            "findings": [f.to_dict() for f in self.findings],
+            "numbers": self.numbers,
+            "failures": self.failures,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }

@@ -16,17 +16,19 @@ import numpy as np
 import torch
 
 from ..measures import unit_correlation
-from ..models import MLP
+from ..models import MLP, UnitModel
 from ..record import Recording
 from ..train import fit, prepare_data
 from ..train._loop import member_loss
 from ._common import Scale, config, fmt, part, pick, share_verdict
-from ._finding import Finding, FigureSpec, StudyResult
+from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "capacity"
 TITLE = "Differing fits better: identical units against free ones"
-QUESTION = ("If the optimizer makes units differ, is it because a network with differing "
-            "units fits the data better than one whose units are all the same?")
+QUESTION = (
+    "If the optimizer makes units differ, is it because a network with differing "
+    "units fits the data better than one whose units are all the same?"
+)
 
 # Random init beats symmetric init at a width when its final train loss is lower by this
 # fraction of the symmetric loss.
@@ -47,8 +49,9 @@ def verdict_merge_costs(increase: list[float], base: list[float]) -> str:
     return share_verdict([inc > COSTS * b for inc, b in zip(increase, base)])
 
 
-def merge_most_similar(net: MLP, probe: torch.Tensor) -> tuple[MLP, tuple[int, int], float]:
-    """Replace the two most correlated units of ``hidden.0`` by one (K=1 model).
+def merge_most_similar(net: UnitModel, probe: torch.Tensor
+                       ) -> tuple[MLP, tuple[int, int], float]:
+    """Replace the two most correlated units of ``hidden.0`` by one (K=1 one-layer MLP).
 
     The merged unit takes the mean of the two incoming weight vectors and biases and the sum
     of their outgoing weights, so it reproduces both when they are identical.
@@ -58,21 +61,20 @@ def merge_most_similar(net: MLP, probe: torch.Tensor) -> tuple[MLP, tuple[int, i
     active = acts.std(0) > 0
     corr = np.where(np.outer(active, active), unit_correlation(_safe(acts)), -np.inf)
     np.fill_diagonal(corr, -np.inf)
-    i, j = np.unravel_index(np.argmax(corr), corr.shape)
-    U = net.hidden[0].weight.shape[1]
+    i, j = (int(v) for v in np.unravel_index(np.argmax(corr), corr.shape))
+    p = {k: v[0].clone() for k, v in net.param_dict().items()}  # one member, no K axis
+    U = p["hidden.0.weight"].shape[0]
     keep = [u for u in range(U) if u != j]
-    merged = MLP(net.spec["in_features"], [U - 1], net.spec["out_features"],
-                 activation=net.spec["activation"]).to(net.hidden[0].weight.dtype)
-    with torch.no_grad():
-        w_in, b_in = net.hidden[0].weight[0].clone(), net.hidden[0].bias[0].clone()
-        w_out = net.out.weight[0].clone()
-        w_in[i], b_in[i] = (w_in[i] + w_in[j]) / 2, (b_in[i] + b_in[j]) / 2
-        w_out[:, i] = w_out[:, i] + w_out[:, j]
-        merged.hidden[0].weight[0] = w_in[keep]
-        merged.hidden[0].bias[0] = b_in[keep]
-        merged.out.weight[0] = w_out[:, keep]
-        merged.out.bias[0] = net.out.bias[0]
-    return merged, (int(i), int(j)), float(corr[i, j])
+    p["hidden.0.weight"][i] = (p["hidden.0.weight"][i] + p["hidden.0.weight"][j]) / 2
+    p["hidden.0.bias"][i] = (p["hidden.0.bias"][i] + p["hidden.0.bias"][j]) / 2
+    p["out.weight"][:, i] = p["out.weight"][:, i] + p["out.weight"][:, j]
+    p["hidden.0.weight"], p["hidden.0.bias"] = p["hidden.0.weight"][keep], p["hidden.0.bias"][keep]
+    p["out.weight"] = p["out.weight"][:, keep]
+    spec = net.spec
+    merged = MLP(spec["in_features"], [U - 1], spec["out_features"],
+                 activation=spec["activation"]).to(p["out.weight"].dtype)
+    merged.load_params({k: v.unsqueeze(0) for k, v in p.items()})
+    return merged, (i, j), float(corr[i, j])
 
 
 def _safe(acts: np.ndarray) -> np.ndarray:
@@ -84,7 +86,7 @@ def _safe(acts: np.ndarray) -> np.ndarray:
     return out
 
 
-def train_loss(net: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+def train_loss(net: UnitModel, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return float(member_loss(net(x), y, "cross_entropy")[0])
 
@@ -95,8 +97,11 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
     widths = pick(scale, [1, 4], [1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32, 64, 128, 256])
     K = pick(scale, 2, 3, 8)
     base = config(
-        data={"name": "spiral", "options": {"n_samples": pick(scale, 150, 300, 600),
-                                            "noise": 0.05}, "n_probe": 128},
+        data={
+            "name": "spiral",
+            "options": {"n_samples": pick(scale, 150, 300, 600), "noise": 0.05},
+            "n_probe": 128,
+        },
         optim={"name": "adam", "lr": 0.02},
         train={"steps": pick(scale, 150, 400, 3000), "n_checkpoints": 4},
         seeds={"init": list(range(K))},
@@ -108,8 +113,9 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
             with part(result, f"width {width} {init}"):
                 rec = fit(base.override({"model.hidden": [width], "init.scheme": init}))
                 key = "symmetric" if init == "symmetric" else "random"
-                losses[key][width] = {m: rec.curves[f"{m}_loss"][:, -1].tolist()
-                                      for m in ("train", "test")}
+                losses[key][width] = {
+                    m: rec.curves[f"{m}_loss"][:, -1].tolist() for m in ("train", "test")
+                }
                 if init == "kaiming":
                     recs[width] = rec
     done = [w for w in widths if w in losses["symmetric"] and w in losses["random"]]
@@ -127,60 +133,100 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
             rows = []
             for k in range(recs[width].members):
                 net = recs[width].model(members=[k])
-                merged, pair, corr = merge_most_similar(net, p)  # type: ignore[arg-type]
+                merged, pair, corr = merge_most_similar(net, p)
                 rows.append((train_loss(net, x, y), train_loss(merged, x, y), corr))
-            merge[width] = {"loss": [r[0] for r in rows], "merged_loss": [r[1] for r in rows],
-                            "pair_correlation": [r[2] for r in rows],
-                            "increase": [r[1] - r[0] for r in rows]}
+            merge[width] = {
+                "loss": [r[0] for r in rows],
+                "merged_loss": [r[1] for r in rows],
+                "pair_correlation": [r[2] for r in rows],
+                "increase": [r[1] - r[0] for r in rows],
+            }
 
     # ---- figures and findings ----------------------------------------------------------
     xs = np.array(done, dtype=np.float64)
-    result.figures.append(FigureSpec(
-        "capacity-width", "lines",
-        "Final train loss against width (x axis: number of hidden units) for networks whose "
-        "units start identical (they stay identical: effectively one unit) and for the same "
-        "networks from a random start. One thin line per seed; the gap is what differing "
-        "units buy.",
-        {"x": xs, "series": {
-            "symmetric start": np.array([losses["symmetric"][w]["train"] for w in done]).T,
-            "random start": np.array([losses["random"][w]["train"] for w in done]).T},
-         "x_label": "width", "y_label": "train loss", "y_scale": "log"},
-        "Identical units fit like one unit"))
+    result.figures.append(
+        FigureSpec(
+            "capacity-width",
+            "lines",
+            "Final train loss against width (x axis: number of hidden units) for networks whose "
+            "units start identical (they stay identical: effectively one unit) and for the same "
+            "networks from a random start. One thin line per seed; the gap is what differing "
+            "units buy.",
+            {
+                "x": xs,
+                "series": {
+                    "symmetric start": np.array([losses["symmetric"][w]["train"] for w in done]).T,
+                    "random start": np.array([losses["random"][w]["train"] for w in done]).T,
+                },
+                "x_label": "width",
+                "y_label": "train loss",
+                "y_scale": "log",
+            },
+            "Identical units fit like one unit",
+        )
+    )
     if merge:
         mw = sorted(merge)
-        result.figures.append(FigureSpec(
-            "capacity-merge", "lines",
-            "Relative rise of the train loss when the two most correlated hidden units of a "
-            "trained network are merged into one (mean incoming weights, summed outgoing "
-            "weights), against width. Near 0: the pair was redundant.",
-            {"x": np.array(mw, dtype=np.float64),
-             "series": {"loss increase / loss": np.array(
-                 [np.array(merge[w]["increase"]) / np.array(merge[w]["loss"]) for w in mw]).T},
-             "x_label": "width", "y_label": "relative loss increase"},
-            "What merging the most similar pair costs"))
+        result.figures.append(
+            FigureSpec(
+                "capacity-merge",
+                "lines",
+                "Relative rise of the train loss when the two most correlated hidden units of a "
+                "trained network are merged into one (mean incoming weights, summed outgoing "
+                "weights), against width. Near 0: the pair was redundant.",
+                {
+                    "x": np.array(mw, dtype=np.float64),
+                    "series": {
+                        "loss increase / loss": np.array(
+                            [
+                                np.array(merge[w]["increase"]) / np.array(merge[w]["loss"])
+                                for w in mw
+                            ]
+                        ).T
+                    },
+                    "x_label": "width",
+                    "y_label": "relative loss increase",
+                },
+                "What merging the most similar pair costs",
+            )
+        )
     result.numbers = {"widths": done, "loss": losses, "merge": merge}
     if len(done) > 1:
         gaps = {w: 1 - rand[w] / sym[w] for w in done if w > 1}
-        result.findings.append(Finding(
-            NAME, "Units differ because differing fits better: a network kept symmetric fits "
-                  "worse than the same network with free units.",
-            verdict_fits_better(sym, rand),  # type: ignore[arg-type]
-            "train loss symmetric vs random: " + ", ".join(
-                f"width {w}: {fmt(sym[w])} vs {fmt(rand[w])}" for w in done) + ".",
-            {"symmetric_loss": sym, "random_loss": rand, "relative_gap": gaps},
-            {"better_by": BETTER_BY}, ("capacity-width",)))
+        result.findings.append(
+            Finding(
+                NAME,
+                "Units differ because differing fits better: a network kept symmetric fits "
+                "worse than the same network with free units.",
+                verdict_fits_better(sym, rand),  # type: ignore[arg-type]
+                "train loss symmetric vs random: "
+                + ", ".join(f"width {w}: {fmt(sym[w])} vs {fmt(rand[w])}" for w in done)
+                + ".",
+                {"symmetric_loss": sym, "random_loss": rand, "relative_gap": gaps},
+                {"better_by": BETTER_BY},
+                ("capacity-width",),
+            )
+        )
     if merge:
         increase = [v for m in merge.values() for v in m["increase"]]
         base_loss = [v for m in merge.values() for v in m["loss"]]
-        result.findings.append(Finding(
-            NAME, "Even the two most similar units of a trained network are worth keeping "
-                  "apart: merging them raises the loss.",
-            verdict_merge_costs(increase, base_loss),  # type: ignore[arg-type]
-            "train loss increase after merging the most correlated pair: " + ", ".join(
-                f"width {w}: {fmt(float(np.mean(m['increase'])))} (pair corr "
-                f"{fmt(float(np.mean(m['pair_correlation'])))})" for w, m in merge.items())
-            + ".",
-            {"increase": increase, "loss": base_loss}, {"costs": COSTS},
-            ("capacity-merge",)))
+        result.findings.append(
+            Finding(
+                NAME,
+                "Even the two most similar units of a trained network are worth keeping "
+                "apart: merging them raises the loss.",
+                verdict_merge_costs(increase, base_loss),  # type: ignore[arg-type]
+                "train loss increase after merging the most correlated pair: "
+                + ", ".join(
+                    f"width {w}: {fmt(float(np.mean(m['increase'])))} (pair corr "
+                    f"{fmt(float(np.mean(m['pair_correlation'])))})"
+                    for w, m in merge.items()
+                )
+                + ".",
+                {"increase": increase, "loss": base_loss},
+                {"costs": COSTS},
+                ("capacity-merge",),
+            )
+        )
     result.elapsed_s = time.perf_counter() - start
     return result

@@ -19,14 +19,16 @@ from ..measures import symmetry_spread
 from ..record import Recording
 from ..train import fit
 from ._common import Scale, config, fmt, part, pick, rounding_tolerance, share_verdict
-from ._finding import Finding, FigureSpec, StudyResult
+from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "symmetry"
 TITLE = "Exchangeable units: what keeps them identical, what breaks them"
-QUESTION = ("The units of a layer are interchangeable. If they start identical, does training "
-            "ever make them differ, and what does it take?")
+QUESTION = (
+    "The units of a layer are interchangeable. If they start identical, does training "
+    "ever make them differ, and what does it take?"
+)
 
-KEEPS = {
+KEEPS: dict[str, dict[str, Any]] = {
     "full-batch GD": {},
     "minibatch SGD": {"train.batch_size": 32},
     "SGD + momentum": {"train.batch_size": 32, "optim.momentum": 0.9},
@@ -38,7 +40,7 @@ KEEPS = {
     "MSE loss": {"train.loss": "mse"},
     "float32": {"train.dtype": "float32"},
 }
-BREAKS = {
+BREAKS: dict[str, dict[str, Any]] = {
     "dropout 0.2": {"model.dropout": 0.2},
     "eps = 1e-3 perturbation": {"init.scheme": "symmetric_eps", "init.eps": 1e-3},
     "incoming-only symmetry": {"init.scheme": "incoming_symmetric"},
@@ -125,15 +127,26 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
     breaks = {k: spreads[k] for k in BREAKS if k in spreads}
 
     # ---- eps sweep: how fast do units separate? ----------------------------------------
-    eps_values = pick(scale, [1e-6, 1e-2], [1e-8, 1e-6, 1e-4, 1e-2, 1e-1],
-                      [1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1])
+    eps_values = pick(
+        scale,
+        [1e-6, 1e-2],
+        [1e-8, 1e-6, 1e-4, 1e-2, 1e-1],
+        [1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1],
+    )
     lin = tuple(int(s) for s in np.linspace(0, steps, 31))
     rates, amp, eps_curves = {}, {}, {}
     eps_steps = np.asarray(lin)
     for eps in eps_values:
         with part(result, f"eps={eps:g}"):
-            rec = fit(base.override({"init.scheme": "symmetric_eps", "init.eps": eps,
-                                     "train.checkpoints": list(lin)}))
+            rec = fit(
+                base.override(
+                    {
+                        "init.scheme": "symmetric_eps",
+                        "init.eps": eps,
+                        "train.checkpoints": list(lin),
+                    }
+                )
+            )
             curve = spread_curve(rec)  # (T, K)
             mean = np.exp(np.log(np.maximum(curve, 1e-300)).mean(1))  # geometric mean over K
             key = f"eps={eps:g}"
@@ -143,57 +156,100 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
     small = {k: v for k, v in rates.items() if float(k.split("=")[1]) <= 1e-4}
 
     # ---- findings ------------------------------------------------------------------------
-    rows = [[k, "keeps" if k in KEEPS else "breaks", spreads[k],
-             "identical" if k in tol and spreads[k] <= tol[k] else "separated"]
-            for k in spreads]
-    result.figures += [
-        FigureSpec("symmetry-table", "table",
-                   "Final spread (max distance of a unit's weights from the layer's mean unit) "
-                   "for each training setting started from identical units. 'identical' means "
-                   "the spread is at rounding level for the run's precision.",
-                   {"columns": ["setting", "expected", "final spread", "units"], "rows": rows},
-                   "Which settings keep identical units identical"),
-        FigureSpec("symmetry-breakers", "lines",
-                   "Spread of hidden.0 over training (log scale) for the settings that break "
-                   "the symmetry; one thin line per seed, the bold line is the mean.",
-                   {"x": steps_axis, "series": {k: curves[k] for k in breaks},
-                    "y_scale": "log", "x_scale": "log1p", "y_label": "spread"},
-                   "Symmetry breakers"),
-        FigureSpec("symmetry-eps", "lines",
-                   "Spread of hidden.0 over training after a perturbation of relative size eps "
-                   "(log scale). Straight rising lines mean exponential growth: the symmetric "
-                   "configuration is unstable.",
-                   {"x": eps_steps, "series": eps_curves, "y_scale": "log",
-                    "y_label": "spread"},
-                   "How fast do perturbed units separate?"),
+    rows = [
+        [
+            k,
+            "keeps" if k in KEEPS else "breaks",
+            spreads[k],
+            "identical" if k in tol and spreads[k] <= tol[k] else "separated",
+        ]
+        for k in spreads
     ]
-    result.numbers = {"spreads": spreads, "weight_scale": scales, "tolerance": tol,
-                      "growth_rate_per_step": rates, "amplification": amp, "steps": steps}
+    result.figures += [
+        FigureSpec(
+            "symmetry-table",
+            "table",
+            "Final spread (max distance of a unit's weights from the layer's mean unit) "
+            "for each training setting started from identical units. 'identical' means "
+            "the spread is at rounding level for the run's precision.",
+            {"columns": ["setting", "expected", "final spread", "units"], "rows": rows},
+            "Which settings keep identical units identical",
+        ),
+        FigureSpec(
+            "symmetry-breakers",
+            "lines",
+            "Spread of hidden.0 over training (log scale) for the settings that break "
+            "the symmetry; one thin line per seed, the bold line is the mean.",
+            {
+                "x": steps_axis,
+                "series": {k: curves[k] for k in breaks},
+                "y_scale": "log",
+                "x_scale": "log1p",
+                "y_label": "spread",
+            },
+            "Symmetry breakers",
+        ),
+        FigureSpec(
+            "symmetry-eps",
+            "lines",
+            "Spread of hidden.0 over training after a perturbation of relative size eps "
+            "(log scale). Straight rising lines mean exponential growth: the symmetric "
+            "configuration is unstable.",
+            {"x": eps_steps, "series": eps_curves, "y_scale": "log", "y_label": "spread"},
+            "How fast do perturbed units separate?",
+        ),
+    ]
+    result.numbers = {
+        "spreads": spreads,
+        "weight_scale": scales,
+        "tolerance": tol,
+        "growth_rate_per_step": rates,
+        "amplification": amp,
+        "steps": steps,
+    }
     if keeps:
         worst = max(keeps, key=lambda k: keeps[k] / tol[k])
-        result.findings.append(Finding(
-            NAME, "Identical units stay identical under every deterministic optimizer, loss "
-                  "and penalty: symmetry is kept unless something breaks it.",
-            verdict_keeps(keeps, tol),  # type: ignore[arg-type]
-            f"{sum(keeps[k] <= tol[k] for k in keeps)}/{len(keeps)} settings stayed at rounding "
-            f"level; largest relative to tolerance: {worst} with spread {fmt(keeps[worst])}.",
-            {"spreads": keeps}, {"tolerance": tol}, ("symmetry-table",)))
+        result.findings.append(
+            Finding(
+                NAME,
+                "Identical units stay identical under every deterministic optimizer, loss "
+                "and penalty: symmetry is kept unless something breaks it.",
+                verdict_keeps(keeps, tol),  # type: ignore[arg-type]
+                f"{sum(keeps[k] <= tol[k] for k in keeps)}/{len(keeps)} settings stayed at "
+                f"rounding level; largest relative to tolerance: {worst} with spread "
+                f"{fmt(keeps[worst])}.",
+                {"spreads": keeps},
+                {"tolerance": tol},
+                ("symmetry-table",),
+            )
+        )
     if breaks:
-        result.findings.append(Finding(
-            NAME, "Dropout, a small perturbation of the start, or outgoing weights that differ "
-                  "break the symmetry.",
-            verdict_breaks(breaks, scales),  # type: ignore[arg-type]
-            "final spreads: " + ", ".join(f"{k} {fmt(v)}" for k, v in breaks.items()) + ".",
-            {"spreads": breaks}, {"separated_above": SEPARATED},
-            ("symmetry-table", "symmetry-breakers")))
+        result.findings.append(
+            Finding(
+                NAME,
+                "Dropout, a small perturbation of the start, or outgoing weights that differ "
+                "break the symmetry.",
+                verdict_breaks(breaks, scales),  # type: ignore[arg-type]
+                "final spreads: " + ", ".join(f"{k} {fmt(v)}" for k, v in breaks.items()) + ".",
+                {"spreads": breaks},
+                {"separated_above": SEPARATED},
+                ("symmetry-table", "symmetry-breakers"),
+            )
+        )
     if small:
-        result.findings.append(Finding(
-            NAME, "The symmetric configuration is unstable: a tiny difference between units "
-                  "grows exponentially.",
-            verdict_unstable(small, {k: amp[k] for k in small}),  # type: ignore[arg-type]
-            "growth rate per step: " + ", ".join(f"{k} {fmt(v)} (x{fmt(amp[k])})"
-                                                 for k, v in small.items()) + ".",
-            {"growth_rate_per_step": small, "amplification": {k: amp[k] for k in small}},
-            {"rate_above": 0.0, "amplification_above": AMPLIFIED}, ("symmetry-eps",)))
+        result.findings.append(
+            Finding(
+                NAME,
+                "The symmetric configuration is unstable: a tiny difference between units "
+                "grows exponentially.",
+                verdict_unstable(small, {k: amp[k] for k in small}),  # type: ignore[arg-type]
+                "growth rate per step: "
+                + ", ".join(f"{k} {fmt(v)} (x{fmt(amp[k])})" for k, v in small.items())
+                + ".",
+                {"growth_rate_per_step": small, "amplification": {k: amp[k] for k in small}},
+                {"rate_above": 0.0, "amplification_above": AMPLIFIED},
+                ("symmetry-eps",),
+            )
+        )
     result.elapsed_s = time.perf_counter() - start
     return result

@@ -111,8 +111,10 @@ class SeedConfig:
     def per_member(self) -> dict[str, list[int]]:
         """Each source's seeds broadcast to K members."""
         K = self.members
-        return {s: list(getattr(self, s)) * (K if len(getattr(self, s)) == 1 else 1)
-                for s in ("init", "data", "dropout")}
+        return {
+            s: list(getattr(self, s)) * (K if len(getattr(self, s)) == 1 else 1)
+            for s in ("init", "data", "dropout")
+        }
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,10 @@ class Config:
                 continue
             if leaf not in known:
                 choices = [f"{section}.{k}" for k in known]
-                raise UnitscopeError(f"unknown config key {key!r}.{did_you_mean(key, choices)} "
-                                     f"Keys of [{section}]: {', '.join(known)}.")
+                raise UnitscopeError(
+                    f"unknown config key {key!r}.{did_you_mean(key, choices)} "
+                    f"Keys of [{section}]: {', '.join(known)}."
+                )
             known[leaf] = value
         return Config.from_dict(raw)
 
@@ -197,9 +201,11 @@ def _section(cls: type, section: str, values: dict[str, Any]) -> Any:
     for key, value in values.items():
         if key not in hints:
             choices = [f"{section}.{k}" for k in hints]
-            raise UnitscopeError(f"unknown config key '{section}.{key}'."
-                                 f"{did_you_mean(f'{section}.{key}', choices)} "
-                                 f"Keys of [{section}]: {', '.join(hints)}.")
+            raise UnitscopeError(
+                f"unknown config key '{section}.{key}'."
+                f"{did_you_mean(f'{section}.{key}', choices)} "
+                f"Keys of [{section}]: {', '.join(hints)}."
+            )
         kwargs[key] = _coerce(value, hints[key], f"{section}.{key}")
     return cls(**kwargs)
 
@@ -243,8 +249,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``"optim.lr=0.1"`` -> ``("optim.lr", 0.1)``; the value is read as a TOML value."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise UnitscopeError(f"an override must look like KEY=VALUE (e.g. optim.lr=0.1), got "
-                             f"{text!r}.")
+        raise UnitscopeError(
+            f"an override must look like KEY=VALUE (e.g. optim.lr=0.1), got {text!r}."
+        )
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]

@@ -25,8 +25,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UnitscopeError("`train.device` = 'cuda' but no CUDA device is available; use 'auto' "
-                             "or 'cpu'.")
+        raise UnitscopeError(
+            "`train.device` = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'."
+        )
     return torch.device(name)
 
 
@@ -35,21 +36,42 @@ def build_model(cfg: Config, data: Dataset, members: int) -> UnitModel:
     m = cfg.model
     if m.kind == "cnn":
         if len(data.input_shape) != 3:
-            raise UnitscopeError(f"model.kind = 'cnn' needs image data (n, C, H, W); dataset "
-                                 f"{data.name!r} has samples of shape {data.input_shape}.")
+            raise UnitscopeError(
+                f"model.kind = 'cnn' needs image data (n, C, H, W); dataset "
+                f"{data.name!r} has samples of shape {data.input_shape}."
+            )
         c, h, w = data.input_shape
-        return SmallCNN(c, (h, w), m.channels, data.n_outputs, kernel_size=m.kernel_size,
-                        pool=m.pool, activation=m.activation, bias=m.bias, members=members)
-    return MLP(math.prod(data.input_shape), m.hidden, data.n_outputs, activation=m.activation,
-               bias=m.bias, members=members)
+        return SmallCNN(
+            c,
+            (h, w),
+            m.channels,
+            data.n_outputs,
+            kernel_size=m.kernel_size,
+            pool=m.pool,
+            activation=m.activation,
+            bias=m.bias,
+            members=members,
+        )
+    return MLP(
+        math.prod(data.input_shape),
+        m.hidden,
+        data.n_outputs,
+        activation=m.activation,
+        bias=m.bias,
+        members=members,
+    )
 
 
 def prepare_data(cfg: Config, dataset: Dataset | None = None) -> tuple[Dataset, Dataset, Dataset]:
     """(train, test, probe): the probe set is the first ``n_probe`` test samples."""
-    data = dataset if dataset is not None else load(cfg.data.name, seed=cfg.data.seed,
-                                                    **cfg.data.options)
-    train, test = train_test_split(data, test_fraction=cfg.data.test_fraction,
-                                   seed=cfg.data.split_seed)
+    data = (
+        dataset
+        if dataset is not None
+        else load(cfg.data.name, seed=cfg.data.seed, **cfg.data.options)
+    )
+    train, test = train_test_split(
+        data, test_fraction=cfg.data.test_fraction, seed=cfg.data.split_seed
+    )
     probe = test.subset(np.arange(min(cfg.data.n_probe, test.n_samples)), name=f"{data.name}:probe")
     return train, test, probe
 
@@ -118,14 +140,23 @@ def fit(
     if start is not None:
         model.load_params({n: v.expand(K, *v.shape[1:]) for n, v in start.items()})
     else:
-        initialize(model, i.scheme, seeds=seeds["init"], base=i.base, scale=i.scale, eps=i.eps,
-                   layers=list(i.layers) or None, path=i.path or None)
+        initialize(
+            model,
+            i.scheme,
+            seeds=seeds["init"],
+            base=i.base,
+            scale=i.scale,
+            eps=i.eps,
+            layers=list(i.layers) or None,
+            path=i.path or None,
+        )
 
     # ---- train ----------------------------------------------------------------------------
     probe_x = torch.as_tensor(probe.x, dtype=torch_dtype, device=device)
     with cpu_threads(auto_threads(config, model, train.n_samples)):
         snaps, history, diverged, elapsed = train_loop(
-            model, train, test, probe_x, config, seeds, device, torch_dtype, progress)
+            model, train, test, probe_x, config, seeds, device, torch_dtype, progress
+        )
     return _assemble(config, model, train, test, probe, snaps, history, diverged, elapsed, seeds)
 
 
@@ -133,18 +164,23 @@ def _flatten(d: Dataset) -> Dataset:
     return Dataset(d.x.reshape(d.n_samples, -1), d.y, d.task, d.name, d.origin, d.extras)
 
 
-def _assemble(cfg, model, train, test, probe, snaps: list[Snapshot], history, diverged,
-              elapsed, seeds) -> Recording:
+def _assemble(
+    cfg, model, train, test, probe, snaps: list[Snapshot], history, diverged, elapsed, seeds
+) -> Recording:
     def stack(items: list[torch.Tensor]) -> np.ndarray:
         return torch.stack(items).cpu().numpy()
 
     acts = {k: stack([s.activations[k] for s in snaps]) for k in snaps[0].activations}
     maps = {k.split("#")[0]: v for k, v in acts.items() if k.endswith("#maps")}
     acts = {k: v for k, v in acts.items() if not k.endswith("#maps")}
-    axes = {name: {"n_units": a.n_units,
-                   "incoming": [[p.param, p.axis, p.block] for p in a.incoming],
-                   "outgoing": [[p.param, p.axis, p.block] for p in a.outgoing]}
-            for name, a in model.unit_axes().items()}
+    axes = {
+        name: {
+            "n_units": a.n_units,
+            "incoming": [[p.param, p.axis, p.block] for p in a.incoming],
+            "outgoing": [[p.param, p.axis, p.block] for p in a.outgoing],
+        }
+        for name, a in model.unit_axes().items()
+    }
     meta = {
         "config": cfg.to_dict(),
         "seeds": seeds,
@@ -152,13 +188,23 @@ def _assemble(cfg, model, train, test, probe, snaps: list[Snapshot], history, di
         "layer_kind": {n: ("conv" if n.startswith("conv") else "dense") for n in model.layers},
         "unit_axes": axes,
         "model_spec": model.spec,
-        "dataset": {"name": train.name, "task": train.task, "origin": train.origin,
-                    "n_train": train.n_samples, "n_test": test.n_samples,
-                    "input_shape": list(train.input_shape), "n_outputs": train.n_outputs},
+        "dataset": {
+            "name": train.name,
+            "task": train.task,
+            "origin": train.origin,
+            "n_train": train.n_samples,
+            "n_test": test.n_samples,
+            "input_shape": list(train.input_shape),
+            "n_outputs": train.n_outputs,
+        },
         "probe_hash": probe.fingerprint(),
         "extras": sorted(train.extras),
-        "versions": {"unitscope": __version__, "torch": torch.__version__,
-                     "numpy": np.__version__, "python": platform.python_version()},
+        "versions": {
+            "unitscope": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
         "elapsed_s": round(elapsed, 3),
     }
     return Recording(

@@ -106,12 +106,18 @@ def make_optimizer(model: UnitModel, optim) -> torch.optim.Optimizer:
     """The configured optimizer. All of them act elementwise, so members stay independent."""
     params = list(model.parameters())
     if optim.name == "sgd":
-        return torch.optim.SGD(params, lr=optim.lr, momentum=optim.momentum,
-                               nesterov=optim.nesterov, weight_decay=optim.weight_decay,
-                               fused=True)
+        return torch.optim.SGD(
+            params,
+            lr=optim.lr,
+            momentum=optim.momentum,
+            nesterov=optim.nesterov,
+            weight_decay=optim.weight_decay,
+            fused=True,
+        )
     cls = torch.optim.Adam if optim.name == "adam" else torch.optim.AdamW
-    return cls(params, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay,
-               fused=True)
+    return cls(
+        params, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay, fused=True
+    )
 
 
 def checkpoint_steps(steps: int, n: int, chosen: tuple[int, ...]) -> list[int]:
@@ -169,23 +175,35 @@ def train_loop(
     """Train all members for ``cfg.train.steps`` steps; return snapshots, curves, divergence."""
     # ---- data on the device ------------------------------------------------------------
     classify = train.task == "classification"
-    loss_name = cfg.train.loss if cfg.train.loss != "auto" else (
-        "cross_entropy" if classify else "mse")
+    loss_name = (
+        cfg.train.loss if cfg.train.loss != "auto" else ("cross_entropy" if classify else "mse")
+    )
     if loss_name == "cross_entropy" and not classify:
-        raise UnitscopeError("`train.loss` = 'cross_entropy' needs a classification dataset; "
-                             "use 'mse' or 'auto' for regression.")
+        raise UnitscopeError(
+            "`train.loss` = 'cross_entropy' needs a classification dataset; "
+            "use 'mse' or 'auto' for regression."
+        )
     ydt = torch.int64 if classify else dtype
     x_train = torch.as_tensor(train.x, dtype=dtype, device=device)
     y_train = torch.as_tensor(train.y, dtype=ydt, device=device)
     if loss_name == "mse" and classify:  # regress one-hot targets
         y_train = F.one_hot(y_train, train.n_outputs).to(dtype)
-    splits = {"train": (x_train, y_train), "test": (
-        torch.as_tensor(test.x, dtype=dtype, device=device),
-        torch.as_tensor(test.y, dtype=ydt, device=device))}
+    splits = {
+        "train": (x_train, y_train),
+        "test": (
+            torch.as_tensor(test.x, dtype=dtype, device=device),
+            torch.as_tensor(test.y, dtype=ydt, device=device),
+        ),
+    }
     if loss_name == "mse" and classify:
-        splits["test"] = (splits["test"][0], F.one_hot(splits["test"][1], train.n_outputs).to(dtype))
-    labels = {"train": torch.as_tensor(train.y, device=device),
-              "test": torch.as_tensor(test.y, device=device)}
+        splits["test"] = (
+            splits["test"][0],
+            F.one_hot(splits["test"][1], train.n_outputs).to(dtype),
+        )
+    labels = {
+        "train": torch.as_tensor(train.y, device=device),
+        "test": torch.as_tensor(test.y, device=device),
+    }
 
     # ---- schedule --------------------------------------------------------------------------
     steps = cfg.train.steps
@@ -238,8 +256,13 @@ def train_loop(
     return snaps, history, diverged, time.perf_counter() - start
 
 
-def evaluate(model: UnitModel, splits: dict[str, tuple[Tensor, Tensor]],
-             labels: dict[str, Tensor], loss_name: str, classify: bool) -> dict[str, Tensor]:
+def evaluate(
+    model: UnitModel,
+    splits: dict[str, tuple[Tensor, Tensor]],
+    labels: dict[str, Tensor],
+    loss_name: str,
+    classify: bool,
+) -> dict[str, Tensor]:
     """Loss (and accuracy) of every member on each named split, without dropout: (K,) each."""
     out = {}
     with torch.no_grad():
