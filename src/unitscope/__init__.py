@@ -21,8 +21,6 @@ from typing import Any
 
 from ._errors import UnitscopeError
 from ._version import __version__
-from .record import Recording
-from .train import Config, fit
 
 __all__ = [
     "Config",
@@ -58,8 +56,13 @@ _SUBMODULES = {
 }
 
 
+_NAMES = {"Config": "train", "fit": "train", "Recording": "record"}
+
+
 def __getattr__(name: str) -> Any:
     """Import the stages lazily: ``us.measures`` loads on first use."""
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
     raise AttributeError(f"module 'unitscope' has no attribute {name!r}")

@@ -106,3 +106,9 @@ def test_real_process_exit_code_and_version():
     )
     assert done.returncode == 2
     assert done.stderr.startswith("unitscope: error:") and "Traceback" not in done.stderr
+
+
+def test_mistyped_command_gets_did_you_mean(capsys):
+    code, _, err = run(["trian"], capsys)
+    assert code == 2
+    assert "unknown command 'trian'. Did you mean 'train'?" in err

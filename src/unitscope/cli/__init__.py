@@ -13,11 +13,33 @@ from typing import Any
 
 import click
 
-from .._errors import UnitscopeError
+from .._errors import UnitscopeError, unknown_name
 from .._version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand runs (fast ``--help``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ._commands import names
+
+        return sorted(set(names()) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from ._commands import load
+
+        return self.commands.get(cmd_name) or load(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise unknown_name("command", name, self.list_commands(ctx))
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="unitscope")
 def cli() -> None:
     """unitscope: why do interchangeable hidden units learn different things?
@@ -27,16 +49,8 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from . import _commands
-
-    for command in _commands.all_commands():
-        cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``unitscope`` script: one clear line and exit code 2 on bad input."""
-    _register()
     try:
         return cli.main(args=argv, prog_name="unitscope", standalone_mode=False)
     except UnitscopeError as err:

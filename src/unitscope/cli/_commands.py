@@ -20,9 +20,20 @@ _COMMANDS = [
 ]
 
 
-def all_commands() -> list[click.Command]:
-    out = []
+def names() -> list[str]:
+    """Every subcommand's name."""
+    return [attr for _, attr in _COMMANDS]
+
+
+def load(name: str) -> click.Command | None:
+    """Import and return subcommand ``name`` (None when there is no such command)."""
     for module, attr in _COMMANDS:
-        mod = importlib.import_module(f"unitscope.cli.{module}")
-        out.append(getattr(mod, attr))
-    return out
+        if attr == name:
+            command = getattr(importlib.import_module(f"unitscope.cli.{module}"), attr)
+            return command if isinstance(command, click.Command) else None
+    return None
+
+
+def all_commands() -> list[click.Command]:
+    """Every subcommand, imported."""
+    return [c for c in (load(n) for n in names()) if c is not None]
