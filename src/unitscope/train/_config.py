@@ -91,7 +91,7 @@ class RunConfig:
     device: str = "auto"
     checkpoints: tuple[int, ...] = ()  # empty: n_checkpoints log-spaced steps, 0 included
     n_checkpoints: int = 20
-    eval_every: int = 0  # 0: about 50 evaluations over the run, plus every checkpoint
+    eval_every: int = 0  # 0: about 25 evaluations over the run, plus every checkpoint
     record_maps: bool = False  # conv layers: keep full feature maps, not only channel means
     threads: int = 0  # torch CPU threads while training; 0: 1 for small models, else default
 

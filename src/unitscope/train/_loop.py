@@ -208,7 +208,7 @@ def train_loop(
     # ---- schedule --------------------------------------------------------------------------
     steps = cfg.train.steps
     ckpts = set(checkpoint_steps(steps, cfg.train.n_checkpoints, cfg.train.checkpoints))
-    every = cfg.train.eval_every or max(1, steps // 50)
+    every = cfg.train.eval_every or max(1, steps // 25)
     evals = ckpts | set(range(0, steps + 1, every))
     batches = Batches(torch.tensor(seeds["data"]), train.n_samples, cfg.train.batch_size)
     drop_seeds = torch.tensor(seeds["dropout"], device=device)
