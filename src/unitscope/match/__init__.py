@@ -1,0 +1,61 @@
+"""Matching across runs: which unit is which, and the barrier between two solutions.
+
+Hidden units are interchangeable, so a network has ``width!`` equivalent copies per layer; two
+runs can only be compared after deciding which unit corresponds to which.
+
+Arrays and models first::
+
+    m = match.activations(acts_a, acts_b)       # Li et al. 2015: Hungarian on correlations
+    w = match.weights(model_a, model_b)         # Ainsworth et al. 2023: weight matching
+    b_aligned = match.permute(model_b, w.perms)  # same function, B's units in A's order
+    curve = match.interpolate(model_a, b_aligned, {"train": (x, y), "test": (xt, yt)})
+    curve.barrier("test")                        # max L(λ) − ½ (L(0) + L(1))
+
+Recordings on top: ``match.compare(rec_a, rec_b)``, ``match.pairs(rec)`` (all K(K−1)/2
+member pairs of one ensemble), ``match.over_training(rec)`` (every checkpoint).
+
+**Pairing convention.** Every model and activation array carries the member axis K. Pair k is
+member k of A with member k of B; a side with K=1 is paired with every member of the other.
+Results carry a leading pair axis P (``perm`` (P, U), barriers (P,)). To pair member i of A
+with member j of B, pass ``model_a.select([i])`` and ``model_b.select([j])``, or stack several
+such selections to match many pairs in one call.
+
+**Permutation convention.** ``perm[i]`` is the unit of B that corresponds to unit i of A; B is
+brought into A's order by gathering: ``acts_b[..., perm]``, ``permute(model_b, perms)``.
+"""
+
+from __future__ import annotations
+
+from ._activations import ActivationMatch, activations, hungarian
+from ._align import METHODS, align, match_layers
+from ._compare import Comparison, Trajectory, compare, over_training, pairs
+from ._correlation import CrossCorrelation, cross_correlation
+from ._curve import Curve, relative_reduction
+from ._interpolate import interpolate
+from ._permute import identity_perms, invert, permute, random_perms
+from ._weights import WeightMatch, weights
+
+__all__ = [
+    "METHODS",
+    "ActivationMatch",
+    "Comparison",
+    "CrossCorrelation",
+    "Curve",
+    "Trajectory",
+    "WeightMatch",
+    "activations",
+    "align",
+    "compare",
+    "cross_correlation",
+    "hungarian",
+    "identity_perms",
+    "interpolate",
+    "invert",
+    "match_layers",
+    "over_training",
+    "pairs",
+    "permute",
+    "random_perms",
+    "relative_reduction",
+    "weights",
+]
