@@ -1,0 +1,77 @@
+"""Views: the arrays a picture of hidden units needs, computed from models and recordings.
+
+This stage sits between matching and the studies. Every function here computes; the report
+only draws what these return.
+
+Dense units on 2-D data (TensorFlow Playground style):
+    :func:`unit_outputs`, :func:`decision`, :func:`plane_views`.
+Per-unit numbers:
+    :func:`correlation_matrix`, :func:`sibling_correlation`, :func:`cluster_order`,
+    :func:`cluster_groups`, :func:`ablation_importance`, :func:`ablation_over_training`.
+Feature maps (Zeiler & Fergus, ECCV 2014):
+    :func:`first_layer_filters`, :func:`feature_maps`, :func:`receptive_field`,
+    :func:`top_patches`, :func:`deconvnet`, :func:`deconv_projection`, :func:`occlusion`,
+    :func:`map_evolution`, :func:`projection_evolution`.
+
+>>> import numpy as np
+>>> from unitscope.models import MLP
+>>> net = MLP(2, [4], 2)
+>>> unit_outputs(net, "hidden.0", np.zeros((9, 2))).shape
+(1, 4, 9)
+"""
+
+from __future__ import annotations
+
+from ._checkpoints import checkpoint_model, loss_name
+from ._cnn import (
+    TopPatches,
+    feature_maps,
+    first_layer_filters,
+    map_evolution,
+    occlusion,
+    projection_evolution,
+    top_patches,
+)
+from ._deconv import Projection, deconv_projection, deconv_relu, deconvnet, project, strongest
+from ._plane import Decision, PlaneViews, decision, plane_views, unit_outputs
+from ._receptive import ReceptiveField, crop, receptive_field
+from ._units import (
+    ablation_importance,
+    ablation_over_training,
+    cluster_groups,
+    cluster_order,
+    correlation_matrix,
+    sibling_correlation,
+)
+
+__all__ = [
+    "Decision",
+    "PlaneViews",
+    "Projection",
+    "ReceptiveField",
+    "TopPatches",
+    "ablation_importance",
+    "ablation_over_training",
+    "checkpoint_model",
+    "cluster_groups",
+    "cluster_order",
+    "correlation_matrix",
+    "crop",
+    "decision",
+    "deconv_projection",
+    "deconv_relu",
+    "deconvnet",
+    "feature_maps",
+    "first_layer_filters",
+    "loss_name",
+    "map_evolution",
+    "occlusion",
+    "plane_views",
+    "project",
+    "projection_evolution",
+    "receptive_field",
+    "sibling_correlation",
+    "strongest",
+    "top_patches",
+    "unit_outputs",
+]

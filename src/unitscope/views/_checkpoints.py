@@ -1,0 +1,89 @@
+"""Shared plumbing: all checkpoints as one batched model, the run's loss, array conversions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._errors import UnitscopeError
+from ..models import UnitModel, build
+from ..record import Recording
+
+
+def model_dtype(model: UnitModel) -> torch.dtype:
+    """The floating dtype of ``model``'s parameters."""
+    return next(iter(model.parameters())).dtype
+
+
+def as_tensor(x: np.ndarray | Tensor, model: UnitModel) -> Tensor:
+    """``x`` as a tensor with the model's dtype and device."""
+    p = next(iter(model.parameters()))
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x).to(p.device, p.dtype)
+
+
+def check_members(rec: Recording, members: Sequence[int] | None) -> list[int]:
+    """The member indices to use (all when None), validated against the recording."""
+    index = list(range(rec.members)) if members is None else [int(m) for m in members]
+    bad = [m for m in index if not 0 <= m < rec.members]
+    if not index or bad:
+        raise UnitscopeError(
+            f"members {list(members or [])} are out of range: the recording has "
+            f"{rec.members} members (0..{rec.members - 1})."
+        )
+    return index
+
+
+def checkpoint_model(rec: Recording, members: Sequence[int] | None = None) -> UnitModel:
+    """Every checkpoint of the chosen members as one model with ``T * M`` members.
+
+    Member ``t * M + m`` of the result is member ``members[m]`` at checkpoint ``t``, so one
+    forward pass evaluates the whole training history.
+    """
+    index = check_members(rec, members)
+    T, M = len(rec.steps), len(index)
+    net = build(rec.meta["model_spec"], members=T * M)
+    dtype = torch.float64 if rec.config["train"]["dtype"] == "float64" else torch.float32
+    net.to(dtype)
+    params = {}
+    for name, value in rec.params.items():
+        chosen = np.ascontiguousarray(value[:, index])  # (T, M, ...)
+        params[name] = torch.from_numpy(chosen.reshape(T * M, *chosen.shape[2:]))
+    return net.load_params(params)
+
+
+def loss_name(rec: Recording) -> str:
+    """The loss the run was trained with (``cross_entropy`` or ``mse``)."""
+    name = str(rec.config["train"].get("loss", "auto"))
+    if name == "auto":
+        return "cross_entropy" if rec.meta["dataset"]["task"] == "classification" else "mse"
+    return name
+
+
+def member_losses(out: Tensor, y: Tensor, loss: str) -> Tensor:
+    """Mean loss of each member (K,); ``out`` (K, n, C), ``y`` labels (n,) or targets (n, C).
+
+    Classification labels under ``mse`` are compared with their one-hot codes, as in training.
+    """
+    K, n, C = out.shape
+    if loss == "cross_entropy":
+        if y.dim() != 1:
+            raise UnitscopeError("cross-entropy needs integer class labels of shape (n,).")
+        return (
+            F.cross_entropy(out.reshape(K * n, C), y.repeat(K), reduction="none").view(K, n).mean(1)
+        )
+    if loss != "mse":
+        raise UnitscopeError(f"unknown loss {loss!r}; expected 'cross_entropy' or 'mse'.")
+    target = F.one_hot(y, C).to(out.dtype) if y.dim() == 1 else y.to(out.dtype)
+    return (out - target.unsqueeze(0)).pow(2).mean(dim=(1, 2))
+
+
+def targets(y: np.ndarray, model: UnitModel) -> Tensor:
+    """Labels as int64 tensors, regression targets in the model's dtype."""
+    arr = np.asarray(y)
+    if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+        return torch.as_tensor(arr, dtype=torch.int64, device=next(model.parameters()).device)
+    return as_tensor(arr.reshape(len(arr), -1), model)
