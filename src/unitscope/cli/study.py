@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..report import Section
 from ..studies import NAMES, SCALES, StudyResult, get
 from ._io import atomic_write_text, echo_json, to_jsonable
 
@@ -37,8 +38,7 @@ def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
 
 
 def _write(results: list[StudyResult], out: Path, extra_sections: list | None = None) -> dict:
-    from ..report import write_report
-    from ..report._studies import study_document
+    from ..report import study_document, write_report
 
     out.mkdir(parents=True, exist_ok=True)
     doc = study_document(results, extra=extra_sections or [])
@@ -140,9 +140,14 @@ study.help = (
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def demo(out: Path, scale: str, as_json: bool) -> None:
     """Run every study on built-in data and write one report: the whole answer."""
+    from ..report import recording_document
+    from ..studies._showcase import showcase
+
     start = time.perf_counter()
     results = _run_all(list(NAMES), scale, as_json)
-    written = _write(results, out)
+    look = recording_document(showcase(scale), resolution=48)  # type: ignore[arg-type]
+    extra = [Section(f"Look at the units: {s.title}", s.figures, s.intro) for s in look.sections]
+    written = _write(results, out, extra)
     elapsed = time.perf_counter() - start
     if as_json:
         echo_json(_summary(results, written, elapsed))

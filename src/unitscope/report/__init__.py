@@ -21,6 +21,7 @@ from ._figures import band, heatmap, histogram, lines, table
 from ._kinds import CMAPS, KINDS, check_figure
 from ._pictures import image_grid, quantize_range, quantize_signed, unit_grid
 from ._recording import RecordingReport, recording_document
+from ._studies import figure_from_spec, study_document
 from ._write import render_html, results_json, write_report
 
 __all__ = [
@@ -40,9 +41,11 @@ __all__ = [
     "lines",
     "quantize_range",
     "quantize_signed",
+    "figure_from_spec",
     "recording_document",
     "render_html",
     "results_json",
+    "study_document",
     "table",
     "unit_grid",
     "write_report",

@@ -21,7 +21,7 @@ BUILDERS: dict[str, Callable[..., Figure]] = {
 }
 
 
-def figure(spec: FigureSpec) -> Figure:
+def figure_from_spec(spec: FigureSpec) -> Figure:
     """Build the report figure a study described."""
     if spec.kind not in BUILDERS:
         raise unknown_name("figure kind", spec.kind, BUILDERS)
@@ -45,7 +45,7 @@ def study_document(
         intro = r.question
         if r.failures:
             intro += " Parts that failed: " + "; ".join(r.failures)
-        sections.append(Section(r.title, [figure(s) for s in r.figures], intro))
+        sections.append(Section(r.title, [figure_from_spec(s) for s in r.figures], intro))
     findings = [f for r in results for f in r.findings]
     info = {
         "studies": ", ".join(r.name for r in results),
