@@ -1,0 +1,270 @@
+"""The results store of a sweep folder: an SQLite table of jobs plus one recording per job.
+
+Layout of a sweep folder::
+
+    sweep.db        SQLite (WAL): one row per job, and a small key/value ``meta`` table
+    sweep.lock      held (flock) by the one process running the sweep
+    grid.toml       the grid file of the latest run, when it came from a file
+    runs/<job id>/  the recording of each finished job (one member)
+
+Commit protocol: a job's recording is written under a temporary name and renamed to
+``runs/<id>`` (:meth:`Recording.save`), then its row is set to ``finished`` in a transaction
+together with the other members of its batch. The row is the commit point: on the next run,
+:meth:`Store.recover` deletes every folder in ``runs/`` without a finished row (a temporary name
+or a rename that was never committed) and returns ``running`` rows to ``pending``. So a crash at
+any instant leaves every finished row with its complete recording, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .._errors import UnitscopeError
+from ._execute import BatchResult
+from ._jobs import Job
+
+DB, LOCK, RUNS = "sweep.db", "sweep.lock", "runs"
+STATUSES = ("pending", "running", "finished", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id          TEXT PRIMARY KEY,
+    grp         TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    point       TEXT NOT NULL,
+    seeds       TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'pending',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    added_at    REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL,
+    elapsed_s   REAL,
+    batch_size  INTEGER,
+    worker      TEXT,
+    metrics     TEXT,
+    error       TEXT,
+    traceback   TEXT,
+    recording   TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    """One sweep folder. Open it with :meth:`create` (writer) or :meth:`open` (reader)."""
+
+    def __init__(self, folder: Path, conn: sqlite3.Connection):
+        self.folder = folder
+        self.runs = folder / RUNS
+        self.conn = conn
+
+    @classmethod
+    def create(cls, folder: str | os.PathLike[str]) -> Store:
+        """Open ``folder`` for writing, creating it and its database when missing."""
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise UnitscopeError(f"{str(folder)!r} is a file; --out needs a folder.")
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / DB).is_file():
+            raise UnitscopeError(
+                f"{str(folder)!r} is not empty and holds no sweep; choose a new "
+                "or empty folder for --out."
+            )
+        try:
+            (folder / RUNS).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UnitscopeError(f"cannot create {str(folder)!r}: {err.strerror}.") from None
+        store = cls(folder, _connect(folder / DB))
+        store.conn.executescript(_SCHEMA)
+        return store
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str]) -> Store:
+        """Open an existing sweep folder (for status and tables)."""
+        folder = Path(folder)
+        if not (folder / DB).is_file():
+            raise UnitscopeError(
+                f"{str(folder)!r} is not a sweep folder (no {DB}); create one "
+                "with `unitscope sweep run GRID --out FOLDER`."
+            )
+        return cls(folder, _connect(folder / DB))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the writer's lock and recovery -------------------------------------------------------
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock; fail at once if another process holds it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            yield
+            return
+        with open(self.folder / LOCK, "a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                owner = fh.read().strip() or "another process"
+                raise UnitscopeError(
+                    f"{str(self.folder)!r} is being run by {owner}; wait for it or stop it first."
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def recover(self) -> dict[str, int]:
+        """Undo what a crash left: running rows back to pending, uncommitted folders removed."""
+        finished = {
+            r[0] for r in self.conn.execute("SELECT id FROM jobs WHERE status = 'finished'")
+        }
+        removed = 0
+        for entry in sorted(self.runs.iterdir()):
+            if entry.name in finished:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
+        lost = [i for i in finished if not (self.runs / i).is_dir()]
+        with self.conn:
+            reset = self.conn.execute(
+                "UPDATE jobs SET status = 'pending' WHERE status = 'running'"
+            ).rowcount
+            self.conn.executemany(
+                "UPDATE jobs SET status = 'pending', recording = NULL WHERE id = ?",
+                [(i,) for i in lost],
+            )
+        return {"reset": reset, "removed": removed, "missing": len(lost)}
+
+    # ---- rows ---------------------------------------------------------------------------------
+    def add_jobs(self, jobs: Sequence[Job]) -> int:
+        """Insert the jobs not yet in the store (as pending); return how many were new."""
+        now = time.time()
+        rows = [(j.id, j.group, _dump(j.config), _dump(j.point), _dump(j.seeds), now) for j in jobs]
+        with self.conn:
+            before = self.conn.total_changes
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO jobs (id, grp, config, point, seeds, "
+                "added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return self.conn.total_changes - before
+
+    def statuses(self) -> dict[str, str]:
+        """Job id -> status, for every job in the store."""
+        return dict(self.conn.execute("SELECT id, status FROM jobs"))
+
+    def mark_running(self, ids: Iterable[str], worker: str) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, "
+                "worker = ?, error = NULL, traceback = NULL WHERE id = ?",
+                [(time.time(), worker, i) for i in ids],
+            )
+
+    def mark_pending(self, ids: Iterable[str]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE jobs SET status = 'pending' WHERE id = ?", [(i,) for i in ids]
+            )
+
+    def mark_failed(self, ids: Iterable[str], error: str) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE jobs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                [(time.time(), error, i) for i in ids],
+            )
+
+    def commit(self, result: BatchResult) -> None:
+        """Write the batch's recordings, then set all its rows in one transaction."""
+        share = result.elapsed_s / max(len(result.members), 1)
+        for m in result.members:
+            if m.recording is not None:
+                m.recording.save(self.runs / m.job_id, overwrite=True)
+        now = time.time()
+        rows = [
+            (
+                m.status,
+                now,
+                share,
+                len(result.members),
+                result.worker,
+                _dump(m.metrics),
+                m.error,
+                m.traceback,
+                f"{RUNS}/{m.job_id}" if m.recording is not None else None,
+                m.job_id,
+            )
+            for m in result.members
+        ]
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE jobs SET status = ?, finished_at = ?, elapsed_s = ?, batch_size = ?, "
+                "worker = ?, metrics = ?, error = ?, traceback = ?, recording = ? WHERE id = ?",
+                rows,
+            )
+
+    # ---- reading ------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Number of jobs in each status (all four keys present) and ``total``."""
+        found = dict(self.conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+        out = {s: int(found.get(s, 0)) for s in STATUSES}
+        out["total"] = sum(out.values())
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every job as a dict, JSON columns decoded, in the order jobs were added."""
+        cur = self.conn.execute("SELECT * FROM jobs ORDER BY rowid")
+        names = [d[0] for d in cur.description]
+        out = []
+        for values in cur:
+            row = dict(zip(names, values))
+            for key in ("config", "point", "seeds", "metrics"):
+                row[key] = json.loads(row[key]) if row[key] is not None else None
+            out.append(row)
+        return out
+
+    def set_meta(self, **values: Any) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, _dump(v)) for k, v in values.items()],
+            )
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, timeout=60)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses nothing
+    except sqlite3.DatabaseError as err:
+        raise UnitscopeError(f"{str(path)!r} is not a readable sweep database: {err}.") from None
+    return conn
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, allow_nan=False)
