@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unitscope._errors import UnitscopeError
-from unitscope.sweep import make_grid, select_members
+from unitscope.sweep import make_grid
 from unitscope.sweep._execute import BatchSpec, merge_configs, run_batch
 from unitscope.train import Config, fit
 
@@ -25,7 +25,7 @@ def spec_of(jobs, index=0):
 
 def test_select_members_cuts_every_member_axis():
     rec = fit(Config.from_dict({**HARD, "seeds": {"init": [3, 4, 5], "data": [7, 8, 9]}}))
-    two = select_members(rec, [2, 0])
+    two = rec.select([2, 0])
     assert two.members == 2
     np.testing.assert_array_equal(
         two.params["hidden.0.weight"], rec.params["hidden.0.weight"][:, [2, 0]]
@@ -36,7 +36,7 @@ def test_select_members_cuts_every_member_axis():
     assert two.config["seeds"] == {"init": [5, 3], "data": [9, 7], "dropout": [0]}
     assert rec.meta["seeds"]["init"] == [3, 4, 5]  # the original is untouched
     with pytest.raises(UnitscopeError, match=r"`members` must be indices in \[0, 3\), got \[3\]"):
-        select_members(rec, [3])
+        rec.select([3])
 
 
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])

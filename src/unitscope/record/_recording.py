@@ -21,6 +21,7 @@ On disk a recording is a folder with ``recording.safetensors`` (tensors) and ``m
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -146,6 +147,49 @@ class Recording:
             "diverged": self.diverged.tolist(),
             "elapsed_s": self.meta.get("elapsed_s"),
         }
+
+    def select(self, members: list[int]) -> Recording:
+        """A recording of only the chosen members, in the given order.
+
+        Every array with a member axis is indexed along it; the probe set and steps are
+        shared. The seeds in the metadata and in the config are cut the same way, so the
+        result is what ``fit`` records for those members alone.
+
+        Example:
+            >>> from unitscope.train import Config, fit
+            >>> rec = fit(Config.from_dict({"train": {"steps": 5}, "seeds": {"init": [7, 8, 9]}}))
+            >>> one = rec.select([1])
+            >>> one.members, one.meta["seeds"]["init"], one.config["seeds"]["init"]
+            (1, [8], [8])
+        """
+        index = [int(k) for k in members]
+        if not index or any(k < 0 or k >= self.members for k in index):
+            raise UnitscopeError(f"`members` must be indices in [0, {self.members}), got {index}.")
+
+        def take(arrays: dict[str, np.ndarray], axis: int) -> dict[str, np.ndarray]:
+            return {k: np.take(v, index, axis=axis) for k, v in arrays.items()}
+
+        meta = copy.deepcopy(self.meta)
+        seeds = meta.get("seeds", {})
+        config_seeds = meta.get("config", {}).get("seeds", {})
+        for source in ("init", "data", "dropout"):
+            if source in seeds:
+                seeds[source] = [seeds[source][k] for k in index]
+                if source in config_seeds:  # one seed when all share it, as a config broadcasts
+                    picked = seeds[source]
+                    config_seeds[source] = picked[:1] if len(set(picked)) == 1 else picked
+        return Recording(
+            steps=self.steps.copy(),
+            params=take(self.params, 1),
+            acts=take(self.acts, 1),
+            curves=take(self.curves, 0),
+            curve_steps=self.curve_steps.copy(),
+            probe_x=self.probe_x.copy(),
+            probe_y=self.probe_y.copy(),
+            diverged=np.take(self.diverged, index, axis=0),
+            meta=meta,
+            maps=take(self.maps, 1),
+        )
 
     # ---- equality (for determinism checks) ------------------------------------------------
     def identical(self, other: Recording) -> bool:

@@ -68,7 +68,6 @@ from ._grid import Grid, make_grid
 from ._jobs import Batch, Job, plan_batches
 from ._report import sweep_status, sweep_table, write_table
 from ._runner import SweepEvent, SweepSummary, run_sweep
-from ._slice import select_members
 
 __all__ = [
     "BACKENDS",
@@ -80,7 +79,6 @@ __all__ = [
     "make_grid",
     "plan_batches",
     "run_sweep",
-    "select_members",
     "summarize",
     "sweep_status",
     "sweep_table",

@@ -19,7 +19,6 @@ from typing import Any
 from .._errors import UnitscopeError
 from ..record import Recording
 from ._jobs import SOURCES, group_key
-from ._slice import select_members
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ def merge_configs(configs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
 
 
 def _member(rec: Recording, k: int, job_id: str, config: dict[str, Any]) -> MemberResult:
-    one = select_members(rec, [k])
+    one = rec.select([k])
     one.meta["config"] = config
     one.meta["sweep"] = {"job_id": job_id}
     metrics = summarize(one)
