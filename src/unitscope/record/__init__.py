@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from ._hooks import capture, eval_mode, record_activations
 from ._recording import FORMAT, FORMAT_VERSION, Recording
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Recording", "load"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Recording",
+    "capture",
+    "eval_mode",
+    "load",
+    "record_activations",
+]
 
 
 def load(folder: str) -> Recording:
