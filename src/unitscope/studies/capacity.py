@@ -49,8 +49,7 @@ def verdict_merge_costs(increase: list[float], base: list[float]) -> str:
     return share_verdict([inc > COSTS * b for inc, b in zip(increase, base)])
 
 
-def merge_most_similar(net: UnitModel, probe: torch.Tensor
-                       ) -> tuple[MLP, tuple[int, int], float]:
+def merge_most_similar(net: UnitModel, probe: torch.Tensor) -> tuple[MLP, tuple[int, int], float]:
     """Replace the two most correlated units of ``hidden.0`` by one (K=1 one-layer MLP).
 
     The merged unit takes the mean of the two incoming weight vectors and biases and the sum
@@ -71,8 +70,9 @@ def merge_most_similar(net: UnitModel, probe: torch.Tensor
     p["hidden.0.weight"], p["hidden.0.bias"] = p["hidden.0.weight"][keep], p["hidden.0.bias"][keep]
     p["out.weight"] = p["out.weight"][:, keep]
     spec = net.spec
-    merged = MLP(spec["in_features"], [U - 1], spec["out_features"],
-                 activation=spec["activation"]).to(p["out.weight"].dtype)
+    merged = MLP(
+        spec["in_features"], [U - 1], spec["out_features"], activation=spec["activation"]
+    ).to(p["out.weight"].dtype)
     merged.load_params({k: v.unsqueeze(0) for k, v in p.items()})
     return merged, (i, j), float(corr[i, j])
 
