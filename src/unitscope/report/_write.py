@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from .._errors import UnitscopeError
+from .._files import atomic_write_text
 from ._document import Document, check_document
 from ._html import page
 from ._results import results
@@ -26,30 +25,6 @@ def render_html(doc: Document) -> str:
 def results_json(doc: Document) -> dict[str, Any]:
     """Every number of the document (what ``results.json`` holds)."""
     return results(doc, check_document(doc))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UnitscopeError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist.")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UnitscopeError(f"cannot write {str(path)!r}: {err.strerror}.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(
@@ -74,8 +49,8 @@ def write_report(
     target = Path(results_path) if results_path is not None else path.with_name("results.json")
     html = page(doc, findings)
     numbers = json.dumps(results(doc, findings), allow_nan=False)
-    _atomic_write(path, html)
-    _atomic_write(target, numbers + "\n")
+    atomic_write_text(path, html)
+    atomic_write_text(target, numbers + "\n")
     return {
         "html": str(path),
         "results": str(target),
