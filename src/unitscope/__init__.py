@@ -22,41 +22,24 @@ from typing import Any
 from ._errors import UnitscopeError
 from ._version import __version__
 
-__all__ = [
-    "Config",
-    "Recording",
-    "UnitscopeError",
-    "__version__",
+# The stages, in pipeline order, imported on first use (``us.measures``).
+_SUBMODULES = (
     "data",
-    "fit",
-    "init",
-    "match",
-    "measures",
     "models",
-    "record",
-    "report",
-    "studies",
-    "sweep",
-    "train",
-    "views",
-]
-
-_SUBMODULES = {
-    "data",
     "init",
-    "match",
-    "measures",
-    "models",
-    "record",
-    "report",
-    "studies",
-    "sweep",
     "train",
+    "record",
+    "measures",
+    "match",
     "views",
-}
-
-
+    "studies",
+    "report",
+    "sweep",
+)
+# Names re-exported from a stage, also imported on first use.
 _NAMES = {"Config": "train", "fit": "train", "Recording": "record"}
+
+__all__ = ["UnitscopeError", "__version__", *_NAMES, *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
