@@ -17,6 +17,7 @@ from torch import Tensor
 
 from .._errors import UnitscopeError
 from ..models import UnitModel
+from ..train import accuracy, member_loss
 from ._checks import pair_models
 from ._curve import Curve
 from ._repair import preact_stats, repair_members
@@ -160,17 +161,14 @@ def evaluate(
             kind = loss if loss != "auto" else ("cross_entropy" if classify else "mse")
             out[f"{name}_loss"] = _loss(pred, y, kind).to(torch.float64)
             if classify:
-                out[f"{name}_acc"] = (pred.argmax(-1) == y).to(torch.float64).mean(-1)
+                out[f"{name}_acc"] = accuracy(pred, y)
     return out
 
 
 def _loss(pred: Tensor, y: Tensor, kind: str) -> Tensor:
-    """(K,) mean loss; integer labels with ``mse`` are regressed as one-hot targets."""
-    K, n, C = pred.shape
-    if kind == "cross_entropy":
-        if y.is_floating_point():
-            raise UnitscopeError("`loss` = 'cross_entropy' needs integer class labels.")
-        flat = F.cross_entropy(pred.reshape(K * n, C), y.expand(K, n).reshape(-1), reduction="none")
-        return flat.view(K, n).mean(1)
-    target = F.one_hot(y, C).to(pred.dtype) if not y.is_floating_point() else y
-    return (pred - target).pow(2).mean(dim=(1, 2))
+    """(K,) mean loss, as in training; integer labels with ``mse`` are one-hot targets."""
+    if kind == "cross_entropy" and y.is_floating_point():
+        raise UnitscopeError("`loss` = 'cross_entropy' needs integer class labels.")
+    if kind == "mse" and not y.is_floating_point():
+        y = F.one_hot(y, pred.shape[-1]).to(pred.dtype)
+    return member_loss(pred, y, kind)

@@ -18,8 +18,7 @@ import torch
 from ..measures import unit_correlation
 from ..models import MLP, UnitModel
 from ..record import Recording
-from ..train import fit, prepare_data
-from ..train._loop import member_loss
+from ..train import fit, member_loss, prepare_data
 from ._common import Scale, config, fmt, part, pick, share_verdict
 from ._finding import FigureSpec, Finding, StudyResult
 

@@ -18,7 +18,7 @@ from ._config import (
     parse_override,
 )
 from ._fit import build_model, fit, prepare_data, resolve_device
-from ._loop import checkpoint_steps
+from ._loop import accuracy, checkpoint_steps, member_loss
 
 __all__ = [
     "Config",
@@ -28,9 +28,11 @@ __all__ = [
     "OptimConfig",
     "RunConfig",
     "SeedConfig",
+    "accuracy",
     "build_model",
     "checkpoint_steps",
     "fit",
+    "member_loss",
     "parse_override",
     "prepare_data",
     "resolve_device",
