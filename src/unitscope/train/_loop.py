@@ -183,26 +183,13 @@ def train_loop(
             "`train.loss` = 'cross_entropy' needs a classification dataset; "
             "use 'mse' or 'auto' for regression."
         )
-    ydt = torch.int64 if classify else dtype
-    x_train = torch.as_tensor(train.x, dtype=dtype, device=device)
-    y_train = torch.as_tensor(train.y, dtype=ydt, device=device)
-    if loss_name == "mse" and classify:  # regress one-hot targets
-        y_train = F.one_hot(y_train, train.n_outputs).to(dtype)
     splits = {
-        "train": (x_train, y_train),
-        "test": (
-            torch.as_tensor(test.x, dtype=dtype, device=device),
-            torch.as_tensor(test.y, dtype=ydt, device=device),
-        ),
+        name: _on_device(d, loss_name, train.n_outputs, dtype, device)
+        for name, d in (("train", train), ("test", test))
     }
-    if loss_name == "mse" and classify:
-        splits["test"] = (
-            splits["test"][0],
-            F.one_hot(splits["test"][1], train.n_outputs).to(dtype),
-        )
+    x_train, y_train = splits["train"]
     labels = {
-        "train": torch.as_tensor(train.y, device=device),
-        "test": torch.as_tensor(test.y, device=device),
+        name: torch.as_tensor(d.y, device=device) for name, d in (("train", train), ("test", test))
     }
 
     # ---- schedule --------------------------------------------------------------------------
@@ -254,6 +241,17 @@ def train_loop(
         if progress is not None:
             progress(step + 1)
     return snaps, history, diverged, time.perf_counter() - start
+
+
+def _on_device(
+    data: Dataset, loss: str, n_classes: int, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """(x, y) as tensors; class labels become one-hot targets when the loss is MSE."""
+    x = torch.as_tensor(data.x, dtype=dtype, device=device)
+    if data.task != "classification":
+        return x, torch.as_tensor(data.y, dtype=dtype, device=device)
+    y = torch.as_tensor(data.y, dtype=torch.int64, device=device)
+    return x, (F.one_hot(y, n_classes).to(dtype) if loss == "mse" else y)
 
 
 def evaluate(
