@@ -46,3 +46,14 @@ def test_unknown_study_is_refused(capsys):
         main(["study", "symetry"])
     assert exit_.value.code == 2
     assert "unknown study 'symetry'. Did you mean 'symmetry'?" in capsys.readouterr().err
+
+
+def test_unwritable_output_fails_before_any_study_runs(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--out", str(blocker / "demo"), "--scale", "tiny"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot write to" in err and "choose another --out" in err
+    assert "study" not in err.split("choose")[0]  # nothing ran before the message

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from .._errors import UnitscopeError
 from ..report import Section
 from ..studies import NAMES, SCALES, StudyResult, get
 from ._io import atomic_write_text, echo_json, to_jsonable
@@ -37,10 +39,22 @@ def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
     return results
 
 
+def _prepare(out: Path) -> Path:
+    """Create the output folder and make sure it can be written, before any study runs."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".unitscope-"):
+            pass
+    except OSError as err:
+        raise UnitscopeError(
+            f"cannot write to {str(out)!r} ({err.strerror}); choose another --out."
+        ) from None
+    return out
+
+
 def _write(results: list[StudyResult], out: Path, extra_sections: list | None = None) -> dict:
     from ..report import study_document, write_report
 
-    out.mkdir(parents=True, exist_ok=True)
     doc = study_document(results, extra=extra_sections or [])
     written = write_report(doc, out / "report.html")
     findings = {
@@ -106,9 +120,10 @@ def _summary(results: list[StudyResult], written: dict, elapsed: float) -> dict:
 def study(name: str, scale: str, out: Path | None, as_json: bool) -> None:
     """Run study NAME and write report.html, results.json and findings.json."""
     get(name)  # a mistyped name fails before anything runs
+    folder = _prepare(out or Path(f"study-{name}"))
     start = time.perf_counter()
     results = _run_all([name], scale, as_json)
-    written = _write(results, out or Path(f"study-{name}"))
+    written = _write(results, folder)
     elapsed = time.perf_counter() - start
     if as_json:
         echo_json(_summary(results, written, elapsed))
@@ -143,6 +158,7 @@ def demo(out: Path, scale: str, as_json: bool) -> None:
     from ..report import recording_document
     from ..studies._showcase import showcase
 
+    _prepare(out)
     start = time.perf_counter()
     results = _run_all(list(NAMES), scale, as_json)
     look = recording_document(showcase(scale), resolution=48)  # type: ignore[arg-type]
