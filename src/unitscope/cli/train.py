@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from .._errors import UnitscopeError
 from ..record import Recording
 from ..train import Config, fit, parse_override
 from ._io import echo_json
@@ -42,6 +44,7 @@ def train(
         cfg = cfg.override(dict(parse_override(o) for o in overrides))
     if out.exists() and not force:
         raise click.UsageError(f"{str(out)!r} already exists; choose another --out or add --force.")
+    _check_writable(out.parent if str(out.parent) else Path("."))
     with step_progress(cfg.train.steps, "training", enabled=not as_json) as advance:
         rec = fit(cfg, progress=advance)
     rec.save(out, overwrite=force)
@@ -62,6 +65,16 @@ def info(folder: Path, as_json: bool) -> None:
         echo_json(summary)
     else:
         _print_summary(summary)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before training when the recording could not be saved."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UnitscopeError(f"cannot write to {str(folder)!r}: {err.strerror}.") from None
+    if not os.access(folder, os.W_OK):
+        raise UnitscopeError(f"cannot write to {str(folder)!r}: permission denied.")
 
 
 def _print_summary(s: dict) -> None:
