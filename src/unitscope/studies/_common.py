@@ -67,11 +67,6 @@ def part(result: StudyResult, name: str) -> Iterator[None]:
         )
 
 
-def series_over(rec_steps: np.ndarray, values: np.ndarray) -> dict[str, Any]:
-    """x and (K, T) members for a lines figure from (T, K) values."""
-    return {"x": rec_steps, "members": np.asarray(values).T}
-
-
 ProgressFn = Callable[[str], None]
 
 
