@@ -25,16 +25,20 @@ def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
     results = []
     show = not quiet and console.is_terminal
     columns = (
-        TextColumn("{task.description:<28}"),
+        TextColumn("{task.description:<40}"),
         BarColumn(),
         TextColumn("{task.fields[n]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, disable=not show) as bar:
         task = bar.add_task("studies", total=len(names), n="")
+
+        def say(what: str) -> None:
+            bar.update(task, description=what[:40])
+
         for i, name in enumerate(names):
             bar.update(task, description=f"study {name}", n=f"{i}/{len(names)}")
-            results.append(get(name).run(scale))
+            results.append(get(name).run(scale, progress=say))
             bar.update(task, advance=1, n=f"{i + 1}/{len(names)}")
     return results
 

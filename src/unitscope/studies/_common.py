@@ -54,9 +54,13 @@ def fmt(x: float, digits: int = 3) -> str:
 
 
 @contextmanager
-def part(result: StudyResult, name: str) -> Iterator[None]:
+def part(
+    result: StudyResult, name: str, progress: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Run one part of a study; a failure is recorded in ``result.failures`` and the study
-    goes on with its other parts."""
+    goes on with its other parts. ``progress`` is told the part's name as it starts."""
+    if progress is not None:
+        progress(f"{result.name}: {name}")
     try:
         yield
     except Exception as err:  # noqa: BLE001 - a failed part must not lose the others

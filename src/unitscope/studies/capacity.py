@@ -19,7 +19,7 @@ from ..measures import unit_correlation
 from ..models import MLP, UnitModel
 from ..record import Recording
 from ..train import fit, member_loss, prepare_data
-from ._common import Scale, config, fmt, part, pick, share_verdict
+from ._common import ProgressFn, Scale, config, fmt, part, pick, share_verdict
 from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "capacity"
@@ -90,7 +90,7 @@ def train_loss(net: UnitModel, x: torch.Tensor, y: torch.Tensor) -> float:
         return float(member_loss(net(x), y, "cross_entropy")[0])
 
 
-def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
+def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResult:
     start = time.perf_counter()
     result = StudyResult(NAME, TITLE, QUESTION)
     widths = pick(scale, [1, 4], [1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32, 64, 128, 256])
@@ -109,7 +109,7 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
     recs: dict[int, Recording] = {}
     for width in widths:
         for init in ("symmetric", "kaiming"):
-            with part(result, f"width {width} {init}"):
+            with part(result, f"width {width} {init}", progress):
                 rec = fit(base.override({"model.hidden": [width], "init.scheme": init}))
                 key = "symmetric" if init == "symmetric" else "random"
                 losses[key][width] = {
@@ -123,7 +123,7 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
 
     # ---- merging the two most similar units -------------------------------------------
     merge: dict[int, dict[str, Any]] = {}
-    with part(result, "merge"):
+    with part(result, "merge", progress):
         train, _, probe = prepare_data(base)
         x = torch.as_tensor(train.x, dtype=torch.float32)
         y = torch.as_tensor(train.y)

@@ -18,7 +18,7 @@ from scipy import stats
 
 from ..match import activations as match_activations
 from ..train import fit, prepare_data
-from ._common import Scale, config, fmt, part, pick, share_verdict
+from ._common import ProgressFn, Scale, config, fmt, part, pick, share_verdict
 from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "convex"
@@ -135,14 +135,14 @@ def _deep_linear(scale: Scale) -> dict[str, Any]:
     }
 
 
-def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
+def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResult:
     start = time.perf_counter()
     result = StudyResult(NAME, TITLE, QUESTION)
     parts: dict[str, dict[str, Any]] = {}
     for key, exch in (("exchangeable", True), ("not_exchangeable", False)):
-        with part(result, f"linear regression ({key})"):
+        with part(result, f"linear regression ({key})", progress):
             parts[key] = _linear_part(result, scale, exch)
-    with part(result, "deep linear network"):
+    with part(result, "deep linear network", progress):
         parts["deep"] = _deep_linear(scale)
 
     if "exchangeable" in parts:

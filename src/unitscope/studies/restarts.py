@@ -19,7 +19,7 @@ import numpy as np
 from ..match import pairs, relative_reduction
 from ..measures import unit_correlation
 from ..train import fit, prepare_data
-from ._common import Scale, config, fmt, part, pick
+from ._common import ProgressFn, Scale, config, fmt, part, pick
 from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "restarts"
@@ -178,17 +178,17 @@ def _teacher_part(scale: Scale) -> dict[str, Any]:
     }
 
 
-def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
+def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResult:
     start = time.perf_counter()
     result = StudyResult(NAME, TITLE, QUESTION)
     numbers: dict[str, Any] = {}
-    with part(result, "many seeds"):
+    with part(result, "many seeds", progress):
         numbers["seeds"] = _seeds_part(scale)
     numbers["sources"] = {}
     for source in ("init", "data", "dropout"):
-        with part(result, f"vary only the {source} seed"):
+        with part(result, f"vary only the {source} seed", progress):
             numbers["sources"][source] = _source_part(scale, source)
-    with part(result, "teacher-student"):
+    with part(result, "teacher-student", progress):
         numbers["teacher"] = _teacher_part(scale)
     result.numbers = numbers
     _findings(result, numbers)

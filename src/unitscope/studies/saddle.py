@@ -19,7 +19,7 @@ import torch
 
 from ..models import MLP, UnitModel
 from ..train import fit, prepare_data
-from ._common import Scale, config, fmt, part, pick, share_verdict
+from ._common import ProgressFn, Scale, config, fmt, part, pick, share_verdict
 from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "saddle"
@@ -91,7 +91,7 @@ def verdict_separate(growth: list[float]) -> str:
     return share_verdict([g > SEPARATE for g in growth])
 
 
-def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
+def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResult:
     start = time.perf_counter()
     result = StudyResult(NAME, TITLE, QUESTION)
     width = 2
@@ -112,7 +112,7 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
         seeds={"init": [0]},
     )
     numbers: dict[str, Any] = {}
-    with part(result, "narrow network and its duplicate"):
+    with part(result, "narrow network and its duplicate", progress):
         narrow = fit(cfg)
         train, _, _ = prepare_data(cfg)
         x = torch.as_tensor(train.x)
@@ -138,7 +138,7 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
                 "eigenvalues_wide": eig_w.tolist(),
             }
         )
-    with part(result, "training from the duplicated point"):
+    with part(result, "training from the duplicated point", progress):
         K, eps = 3, 1e-4
         gen = torch.Generator().manual_seed(0)
         start_params = {k: v.expand(K, *v.shape[1:]).clone() for k, v in wide_params.items()}

@@ -18,7 +18,7 @@ import numpy as np
 from ..measures import symmetry_spread
 from ..record import Recording
 from ..train import fit
-from ._common import Scale, config, fmt, part, pick, rounding_tolerance, share_verdict
+from ._common import ProgressFn, Scale, config, fmt, part, pick, rounding_tolerance, share_verdict
 from ._finding import FigureSpec, Finding, StudyResult
 
 NAME = "symmetry"
@@ -99,7 +99,7 @@ def verdict_unstable(rates: dict[str, float], amplification: dict[str, float]) -
     return share_verdict([rates[k] > 0 and amplification[k] > AMPLIFIED for k in rates])
 
 
-def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
+def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResult:
     start = time.perf_counter()
     result = StudyResult(NAME, TITLE, QUESTION)
     steps = pick(scale, 60, 300, 2000)
@@ -117,7 +117,7 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
     curves: dict[str, np.ndarray] = {}
     steps_axis = np.zeros(0)
     for name, change in {**KEEPS, **BREAKS}.items():
-        with part(result, name):
+        with part(result, name, progress):
             rec = fit(base.override(change))
             spreads[name], scales[name] = final_spread(rec)
             curves[name] = spread_curve(rec).T  # (K, T)
@@ -137,7 +137,7 @@ def run(scale: Scale = "small", progress: Any = None) -> StudyResult:
     rates, amp, eps_curves = {}, {}, {}
     eps_steps = np.asarray(lin)
     for eps in eps_values:
-        with part(result, f"eps={eps:g}"):
+        with part(result, f"eps={eps:g}", progress):
             rec = fit(
                 base.override(
                     {
