@@ -26,6 +26,7 @@ def main(names: list[str]) -> None:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
         print(f"\n== {name} " + "=" * (70 - len(name)), flush=True)
         start = time.perf_counter()
+        sys.argv = [str(path)]  # each benchmark parses its own (empty) command line
         module.main()
         print(f"== {name} took {time.perf_counter() - start:.0f} s", flush=True)
 
