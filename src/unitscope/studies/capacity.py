@@ -158,6 +158,7 @@ def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResu
                     "random start": np.array([losses["random"][w]["train"] for w in done]).T,
                 },
                 "x_label": "width",
+                "x_scale": "log1p",
                 "y_label": "train loss",
                 "y_scale": "log",
             },
@@ -184,6 +185,7 @@ def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResu
                         ).T
                     },
                     "x_label": "width",
+                    "x_scale": "log1p",
                     "y_label": "relative loss increase",
                 },
                 "What merging the most similar pair costs",
