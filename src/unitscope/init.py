@@ -113,7 +113,9 @@ def _fans(name: str, shape: torch.Size) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _draw(model: UnitModel, scheme: str, gen: Generator, act: str, scale: float) -> dict:
+def _draw(
+    model: UnitModel, scheme: str, gen: torch.Generator, act: str, scale: float
+) -> dict[str, Tensor]:
     """One member's parameters, float64, drawn in the model's parameter order."""
     out: dict[str, Tensor] = {}
     for name, p in model.named_parameters():
@@ -147,9 +149,6 @@ def _draw(model: UnitModel, scheme: str, gen: Generator, act: str, scale: float)
     return out
 
 
-Generator = torch.Generator
-
-
 def _orthogonal(a: Tensor) -> Tensor:
     """Orthonormal rows (or columns, whichever are fewer) from a Gaussian matrix, via QR."""
     transpose = a.shape[0] < a.shape[1]
@@ -174,7 +173,7 @@ def _symmetrize(params: dict[str, Tensor], layers: list[UnitAxes], scheme: str) 
     return touched
 
 
-def _perturb(params: dict[str, Tensor], names: set[str], eps: float, gen: Generator) -> None:
+def _perturb(params: dict[str, Tensor], names: set[str], eps: float, gen: torch.Generator) -> None:
     for name in sorted(names):
         t = params[name]
         rms = t.pow(2).mean().sqrt()
