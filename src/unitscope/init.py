@@ -108,9 +108,14 @@ def initialize(
     return model
 
 
-def _fans(name: str, shape: torch.Size) -> tuple[int, int]:
+def _fans(shape: torch.Size) -> tuple[int, int]:
+    """(fan_in, fan_out) of a per-member weight (out, in) or (out, in, k, k)."""
     receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
+
+
+def _uniform(shape: torch.Size, gen: torch.Generator, bound: float) -> Tensor:
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
 
 
 def _draw(
@@ -120,32 +125,31 @@ def _draw(
     out: dict[str, Tensor] = {}
     for name, p in model.named_parameters():
         shape = p.shape[1:]
-        gain = 1.0 if name.startswith("out.") else GAINS[act]
         if name.endswith(".bias"):
-            fan_in = _fans(name, model.get_parameter(name[:-5] + ".weight").shape[1:])[0]
-            bound = 1 / math.sqrt(fan_in)
+            fan_in = _fans(model.get_parameter(name[:-5] + ".weight").shape[1:])[0]
             out[name] = (
-                (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+                _uniform(shape, gen, 1 / math.sqrt(fan_in))
                 if scheme == "uniform"
                 else torch.zeros(shape, dtype=torch.float64)
             )
             continue
-        fan_in, fan_out = _fans(name, shape)
-        normal = torch.randn(shape, generator=gen, dtype=torch.float64)
-        if scheme == "kaiming":
-            out[name] = normal * gain / math.sqrt(fan_in)
-        elif scheme == "xavier":
-            out[name] = normal * gain * math.sqrt(2.0 / (fan_in + fan_out))
-        elif scheme == "normal":
-            out[name] = normal * scale
-        elif scheme == "uniform":
-            out[name] = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) / math.sqrt(
-                fan_in
-            )
-        elif scheme == "orthogonal":
-            out[name] = gain * _orthogonal(normal.reshape(shape[0], -1)).reshape(shape)
-        else:  # zeros
+        fan_in, fan_out = _fans(shape)
+        gain = 1.0 if name.startswith("out.") else GAINS[act]
+        if scheme == "zeros":
             out[name] = torch.zeros(shape, dtype=torch.float64)
+        elif scheme == "uniform":
+            out[name] = _uniform(shape, gen, 1 / math.sqrt(fan_in))
+        else:
+            normal = torch.randn(shape, generator=gen, dtype=torch.float64)
+            if scheme == "orthogonal":
+                out[name] = gain * _orthogonal(normal.reshape(shape[0], -1)).reshape(shape)
+            else:
+                std = {
+                    "kaiming": gain / math.sqrt(fan_in),
+                    "xavier": gain * math.sqrt(2.0 / (fan_in + fan_out)),
+                    "normal": scale,
+                }[scheme]
+                out[name] = normal * std
     return out
 
 

@@ -100,3 +100,18 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(UnitscopeError, match="not a readable safetensors file"):
         initialize(MLP(3, [4], 2), "checkpoint", seeds=[0], path=str(bad))
+
+
+def test_uniform_matches_pytorch_default_bounds():
+    net = initialize(MLP(16, [9], 2, members=2), "uniform", seeds=[0, 1])
+    for layer, fan_in in ((net.hidden[0], 16), (net.out, 9)):
+        bound = 1 / math.sqrt(fan_in)
+        for p in (layer.weight, layer.bias):
+            assert p.abs().max() <= bound and p.abs().max() > 0.5 * bound
+
+
+def test_xavier_and_zeros():
+    net = initialize(MLP(300, [200], 1, activation="linear"), "xavier", seeds=[0])
+    assert abs(net.hidden[0].weight.std().item() - math.sqrt(2 / 500)) < 0.03 * math.sqrt(2 / 500)
+    zero = initialize(MLP(3, [4], 2), "zeros", seeds=[0])
+    assert all(torch.all(p == 0) for p in zero.parameters())
