@@ -106,8 +106,8 @@ def test_uniform_matches_pytorch_default_bounds():
     net = initialize(MLP(16, [9], 2, members=2), "uniform", seeds=[0, 1])
     for layer, fan_in in ((net.hidden[0], 16), (net.out, 9)):
         bound = 1 / math.sqrt(fan_in)
-        for p in (layer.weight, layer.bias):
-            assert p.abs().max() <= bound and p.abs().max() > 0.5 * bound
+        assert 0.8 * bound < layer.weight.abs().max() <= bound  # many draws reach the edge
+        assert 0 < layer.bias.abs().max() <= bound
 
 
 def test_xavier_and_zeros():
