@@ -4,7 +4,7 @@ The driver is the only writer of the store. It holds the folder's lock for the w
 recovers what a previous crash left, marks a batch ``running`` when it is submitted, and commits
 each batch's rows and recordings together when it comes back. A batch whose worker died is put
 back at the front of the queue (up to ``max_attempts`` tries, then its jobs fail). Ctrl-C stops
-the workers, returns running jobs to ``pending`` and re-raises: the store stays resumable.
+the workers, returns every running job to ``pending`` and re-raises: the store stays resumable.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def run_sweep(
                 run.drive(executor, queue, max_attempts)
             finally:
                 executor.close()
-                store.mark_pending(run.running_ids())
+                store.release_running()
         return run.summary(
             str(out), backend, plan, time.perf_counter() - start, len(status) - len(grid.jobs)
         )
@@ -151,18 +151,19 @@ class _Run:
                 spec = BatchSpec(
                     batch.index, batch.ids, tuple(j.config for j in batch.jobs), self.grid.threads
                 )
+                self.inflight[batch.index] = batch
                 self.store.mark_running(batch.ids, "submitted")
                 worker = executor.submit(spec)
-                self.inflight[batch.index] = batch
                 self._move(len(batch.jobs), "pending", "running")
                 self.emit("start", batch.index, batch.ids, worker)
             for outcome in executor.wait(timeout=0.5):
-                batch = self.inflight.pop(outcome.index)
+                batch = self.inflight[outcome.index]
                 if isinstance(outcome, Lost):
                     tries[batch.index] += 1
                     self._lost(batch, outcome, tries[batch.index] >= max_attempts, queue)
                 else:
                     self._done(batch, outcome)
+                del self.inflight[outcome.index]
 
     def _done(self, batch: Batch, result: BatchResult) -> None:
         self.store.commit(result)
@@ -184,9 +185,6 @@ class _Run:
     def _move(self, n: int, src: str, dst: str) -> None:
         self.counts[src] -= n
         self.counts[dst] += n
-
-    def running_ids(self) -> list[str]:
-        return [i for b in self.inflight.values() for i in b.ids]
 
     def emit(self, kind: str, index: int, ids: tuple[str, ...], worker: str) -> None:
         if self.on_event is not None:

@@ -184,10 +184,20 @@ class Store:
             )
 
     def mark_pending(self, ids: Iterable[str]) -> None:
+        """Running rows among ``ids`` back to pending (finished or failed rows stay)."""
         with self.conn:
             self.conn.executemany(
-                "UPDATE jobs SET status = 'pending' WHERE id = ?", [(i,) for i in ids]
+                "UPDATE jobs SET status = 'pending' WHERE id = ? AND status = 'running'",
+                [(i,) for i in ids],
             )
+
+    def release_running(self) -> int:
+        """Every running row back to pending: called by the lock holder as its run ends, when
+        no job of it can still be running (whatever moment an interrupt struck)."""
+        with self.conn:
+            return self.conn.execute(
+                "UPDATE jobs SET status = 'pending' WHERE status = 'running'"
+            ).rowcount
 
     def mark_failed(self, ids: Iterable[str], error: str) -> None:
         with self.conn:
