@@ -1,10 +1,18 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of it."""
+"""File helpers: TOML reading with one-line errors, and atomic writes (a reader sees the old
+file or the new one, never half of it)."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from ._errors import UnitscopeError
 
@@ -39,3 +47,18 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_toml(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """The table in TOML file ``path``; ``kind`` names it in errors (``"config file"``).
+
+    Raises:
+        UnitscopeError: the file is missing or is not valid TOML.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnitscopeError(f"{kind} {str(path)!r} not found.")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UnitscopeError(f"{kind} {str(path)!r} is not valid TOML: {err}.") from None

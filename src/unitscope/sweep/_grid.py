@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UnitscopeError, did_you_mean, unknown_name
+from .._files import read_toml
 from ..train import Config, SeedConfig
 from ._jobs import Batch, Job, canonical_json, count_groups, plan_batches
 from ._seeds import SEED_MODES, is_int, read_seeds, seed_rows
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 SECTIONS = ("base", "axes", "seeds", "sweep")
 _OPTIONS = ("group", "group_size", "seed_mode", "threads")
@@ -57,12 +58,7 @@ class Grid:
     def from_toml(cls, path: str | Path) -> Grid:
         """Read and expand a grid file; a relative ``base`` path is read next to it."""
         path = Path(path)
-        if not path.is_file():
-            raise UnitscopeError(f"grid file {str(path)!r} not found.")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise UnitscopeError(f"grid file {str(path)!r} is not valid TOML: {err}.") from None
+        raw = read_toml(path, "grid file")
         with _context(path.name):
             return cls.from_dict(raw, root=path.parent)
 

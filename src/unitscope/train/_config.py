@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from .._errors import UnitscopeError, did_you_mean, unknown_name
+from .._files import read_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -148,14 +149,7 @@ class Config:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Config:
-        path = Path(path)
-        if not path.is_file():
-            raise UnitscopeError(f"config file {str(path)!r} not found.")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise UnitscopeError(f"config file {str(path)!r} is not valid TOML: {err}.") from None
-        return cls.from_dict(raw)
+        return cls.from_dict(read_toml(path, "config file"))
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dicts and lists (JSON- and TOML-friendly)."""
