@@ -106,7 +106,7 @@ def test_tiny_run_figures_exist_and_build(result) -> None:
         assert f"feature-maps-digits-x2-{kind}" in ids
     assert all(finding.figures for finding in result.findings)
     for spec in result.figures:
-        getattr(report, spec.kind)(spec.id, caption=spec.caption, title=spec.title, **spec.args)
+        report.figure_from_spec(spec)
     json.dumps(result.to_dict())
 
 
