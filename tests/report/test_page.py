@@ -14,7 +14,7 @@ from unitscope import report
 from unitscope._errors import UnitscopeError
 from unitscope.report import Document, Figure, Section
 from unitscope.report._encode import encode_array, script_json
-from unitscope.studies._finding import Finding
+from unitscope.studies._finding import Control, Finding, Interval, Premise
 
 EVIL = "<script>alert(1)</script> cites http://example.org/paper.pdf"
 
@@ -47,11 +47,14 @@ def evil_document() -> Document:
     finding = Finding(
         study=EVIL,
         claim=EVIL,
-        verdict="supported",
+        measured="supported",
         summary=EVIL,
         numbers={EVIL: 1.0},
         thresholds={EVIL: 0.5},
         figures=("h",),
+        interval={EVIL: Interval(1.0, 0.5, 1.5, 8)},
+        control=Control(EVIL, "refuted", {EVIL: 0.1}),
+        premise=Premise(EVIL, True, {EVIL: 1.0}),
     )
     return Document(EVIL, [finding], [Section(EVIL, figs, intro=EVIL)], meta={EVIL: EVIL})
 
@@ -186,3 +189,32 @@ def test_write_into_a_missing_folder_fails_cleanly(tmp_path):
                 ],
             )
         )
+
+
+def _card(finding: Finding) -> str:
+    html = report.render_html(Document("t", [finding], []))
+    return html[html.index('<article class="finding') : html.index("</article>")]
+
+
+def test_a_finding_card_shows_interval_control_and_premise():
+    f = Finding(
+        "s", "units stay identical", "supported", "spread 1e-16", {"spread": 1e-16},
+        interval={"spread": Interval(1e-16, 5e-17, 2e-16, 8)},
+        control=Control("dropout 0.2", "refuted"), premise=Premise("live units", True),
+    )  # fmt: skip
+    card = _card(f)
+    assert "interval: spread" in card and "n=8" in card and "95%" in card
+    assert "dropout 0.2" in card and 'badge v-refuted">refuted' in card
+    assert 'p-holds">holds</span> live units' in card
+    assert "measured verdict" not in card  # nothing overruled the measurement
+
+
+def test_a_finding_card_says_why_a_verdict_was_overruled():
+    f = Finding(
+        "s", "units stay identical", "supported", "spread 1e-16", {"spread": 1e-16},
+        interval={"spread": Interval(1e-16, 5e-17, 2e-16, 8)},
+        control=Control("dropout 0.2", "supported"), premise=Premise("live units", True),
+    )  # fmt: skip
+    card = _card(f)
+    assert 'badge v-inconclusive">inconclusive' in card
+    assert "measured verdict</th><td>supported: the control (dropout 0.2) comes out" in card

@@ -17,3 +17,12 @@ def check_result(result: StudyResult, n_findings: int) -> None:
         assert isinstance(f, Finding) and f.verdict in VERDICTS
         assert f.study == result.name and f.summary and f.numbers
         assert set(f.figures) <= ids, (f.claim, f.figures, ids)
+        # the verdicts contract: an interval over seeds, a control, a measured premise
+        assert f.interval, f"{f.claim!r} has no interval over seeds"
+        for name, iv in f.interval.items():
+            assert iv.n >= 1 and iv.lo <= iv.value <= iv.hi, (f.claim, name, iv)
+        assert f.control is not None, f"{f.claim!r} has no control"
+        assert f.control.verdict in VERDICTS
+        assert f.premise is not None, f"{f.claim!r} has no measured premise"
+        if f.verdict == "supported":
+            assert f.control.verdict != "supported" and f.premise.holds

@@ -77,6 +77,8 @@ def _print(results: list[StudyResult], written: dict, elapsed: float) -> None:
         for f in r.findings:
             click.echo(f"  {VERDICT_MARK[f.verdict]} {f.verdict:<12} {f.claim}")
             click.echo(f"  {'':<14} {f.summary}")
+            if f.reason:
+                click.echo(f"  {'':<14} ({f.measured} as measured; {f.reason})")
         for failure in r.failures:
             click.echo(f"  ! failed: {failure}")
     click.echo(
@@ -95,10 +97,7 @@ def _summary(results: list[StudyResult], written: dict, elapsed: float) -> dict:
                 "name": r.name,
                 "elapsed_s": round(r.elapsed_s, 2),
                 "failures": r.failures,
-                "findings": [
-                    {"claim": f.claim, "verdict": f.verdict, "summary": f.summary}
-                    for f in r.findings
-                ],
+                "findings": [f.to_dict() for f in r.findings],
             }
             for r in results
         ],

@@ -90,6 +90,11 @@ def finding_dict(finding: Any) -> dict[str, Any]:
         "numbers": dict(raw.get("numbers", {})),
         "thresholds": dict(raw.get("thresholds", {})),
         "figures": [str(f) for f in raw.get("figures", ())],
+        "measured_verdict": raw.get("measured_verdict", raw["verdict"]),
+        "reason": str(raw.get("reason") or ""),
+        "interval": dict(raw.get("interval") or {}),
+        "control": dict(raw["control"]) if raw.get("control") else None,
+        "premise": dict(raw["premise"]) if raw.get("premise") else None,
     }
 
 

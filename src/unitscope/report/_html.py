@@ -107,9 +107,51 @@ def _finding(f: dict[str, Any], titles: dict[str, str]) -> str:
         f'<article class="finding v-{verdict}"><div class="finding-head">'
         f'<span class="badge v-{verdict}">{verdict}</span>'
         f'<h3>{escape(f["claim"])}</h3><span class="study">{escape(f["study"])}</span></div>'
-        f'<p class="summary">{escape(f["summary"])}</p>'
+        f'<p class="summary">{escape(f["summary"])}</p>{_checks(f)}'
         f"{_numbers(f['numbers'], f['thresholds'])}{evidence}</article>"
     )
+
+
+def _interval_text(iv: Mapping[str, Any]) -> str:
+    level = float(iv.get("level", 0.95))
+    if iv.get("method") == "exact":
+        return f"{fmt(iv.get('value'))} (exact)"
+    return (
+        f"{fmt(iv.get('value'))} [{fmt(iv.get('lo'))}, {fmt(iv.get('hi'))}] "
+        f"{level:.0%} {iv.get('method', '')}, n={fmt(iv.get('n'))}"
+    )
+
+
+def _checks(f: Mapping[str, Any]) -> str:
+    """The three things that make a verdict believable: the intervals over seeds, the
+    control's verdict and the premise, plus why the verdict differs from the measured one."""
+    rows = [
+        f"<tr><th>interval: {escape(name)}</th><td>{escape(_interval_text(iv))}</td></tr>"
+        for name, iv in f.get("interval", {}).items()
+    ]
+    control, premise = f.get("control"), f.get("premise")
+    if control:
+        cv = escape(str(control.get("verdict", "")))
+        rows.append(
+            f'<tr><th>control</th><td><span class="badge v-{cv}">{cv}</span> '
+            f"{escape(str(control.get('what', '')))}</td></tr>"
+        )
+    else:
+        rows.append("<tr><th>control</th><td>none was run</td></tr>")
+    if premise:
+        holds = "holds" if premise.get("holds") else "fails"
+        rows.append(
+            f'<tr><th>premise</th><td><span class="premise p-{holds}">{holds}</span> '
+            f"{escape(str(premise.get('what', '')))}</td></tr>"
+        )
+    else:
+        rows.append("<tr><th>premise</th><td>not measured</td></tr>")
+    if f.get("reason"):
+        rows.append(
+            f"<tr><th>measured verdict</th><td>{escape(str(f.get('measured_verdict')))}: "
+            f"{escape(str(f['reason']))}</td></tr>"
+        )
+    return f'<table class="checks">{"".join(rows)}</table>'
 
 
 def _table_body(fig: Figure) -> str:
