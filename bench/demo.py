@@ -1,16 +1,22 @@
-"""Benchmark: time and peak memory of ``unitscope demo`` and of each study at small scale.
+"""Benchmark: time and peak memory of each study and of ``unitscope demo``, with verdicts.
 
 Each study runs in a fresh process so its peak memory (max RSS) is its own. Prints a table
-and the demo's findings (each claim, its verdict and key numbers). Never part of the tests.
+(time, peak memory, findings, verdicts) and every finding of the demo with its headline
+intervals, its control and its premise. Never part of the tests.
+
+    python bench/demo.py                  # every study at small scale, then the demo
+    python bench/demo.py --scale full     # every study at full scale (the demo is skipped)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from unitscope.studies import NAMES
@@ -19,19 +25,12 @@ CHILD = """
 import json, resource, sys, time
 from unitscope.studies import get
 start = time.perf_counter()
-result = get(sys.argv[1]).run("small")
+result = get(sys.argv[1]).run(sys.argv[2])
 print(json.dumps({"seconds": time.perf_counter() - start,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "findings": len(result.findings), "failures": result.failures}))
+                  "findings": [f.to_dict() for f in result.findings],
+                  "failures": result.failures}, default=str))
 """
-
-
-def run_study(name: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, name], capture_output=True, text=True, check=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
 
 DEMO = """
 import resource, sys
@@ -42,6 +41,15 @@ except SystemExit:
     pass
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)
 """
+
+SHORT = {"supported": "S", "refuted": "R", "mixed": "M", "inconclusive": "I"}
+
+
+def run_study(name: str, scale: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, name, scale], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1].replace("NaN", "null"))
 
 
 def run_demo(out: Path) -> tuple[float, float, dict]:
@@ -54,26 +62,62 @@ def run_demo(out: Path) -> tuple[float, float, dict]:
     return seconds, peak, json.loads(done.stdout)
 
 
+def verdicts(findings: list[dict]) -> str:
+    counts = Counter(f["verdict"] for f in findings)
+    return " ".join(f"{n}{SHORT[v]}" for v, n in sorted(counts.items()))
+
+
+def _num(x: object) -> str:
+    return "–" if x is None else f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def describe(study: str, f: dict) -> list[str]:
+    """A finding as lines: verdict and claim, summary, intervals, control, premise."""
+    lines = [f"  [{study}] {f['verdict'].upper():<12} {f['claim']}", f"  {'':<14}{f['summary']}"]
+    for name, iv in (f.get("interval") or {}).items():
+        lines.append(
+            f"  {'':<14}interval {name}: {_num(iv['value'])} [{_num(iv['lo'])}, "
+            f"{_num(iv['hi'])}] n={iv['n']} ({iv['method']})"
+        )
+    control, premise = f.get("control"), f.get("premise")
+    if control:
+        lines.append(f"  {'':<14}control: {control['verdict']} — {control['what']}")
+    if premise:
+        holds = "holds" if premise["holds"] else "FAILS"
+        lines.append(f"  {'':<14}premise: {holds} — {premise['what']}")
+    if f.get("reason"):
+        lines.append(f"  {'':<14}({f['measured_verdict']} as measured: {f['reason']})")
+    return lines
+
+
 def main() -> None:
-    rows = [(name, run_study(name)) for name in NAMES]
-    print(f"{'study (small scale)':<22} {'time (s)':>9} {'peak RSS (MB)':>14} {'findings':>9}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=("small", "full"), default="small")
+    args = parser.parse_args()
+    rows = [(name, run_study(name, args.scale)) for name in NAMES]
+    head = f"study ({args.scale} scale)"
+    print(f"{head:<24} {'time (s)':>9} {'peak RSS (MB)':>14} {'findings':>9}  verdicts")
     for name, r in rows:
         print(
-            f"{name:<22} {r['seconds']:>9.1f} {r['peak_mb']:>14.0f} {r['findings']:>9}"
-            + (f"  FAILED: {r['failures']}" if r["failures"] else "")
+            f"{name:<24} {r['seconds']:>9.1f} {r['peak_mb']:>14.0f} {len(r['findings']):>9}  "
+            f"{verdicts(r['findings'])}" + (f"  FAILED: {r['failures']}" if r["failures"] else "")
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        seconds, peak, summary = run_demo(Path(tmp) / "demo")
-        size = summary["report"]["bytes"] / 1e6
-    print(
-        f"{'unitscope demo':<22} {seconds:>9.1f} {peak:>14.0f}   (report {size:.1f} MB, "
-        f"budget 180 s)"
-    )
-    print("\nfindings of the demo:")
-    for study in summary["studies"]:
-        for f in study["findings"]:
-            print(f"  [{study['name']}] {f['verdict'].upper():<12} {f['claim']}")
-            print(f"  {'':<14}{f['summary']}")
+    total = sum(r["seconds"] for _, r in rows)
+    print(f"{'all studies':<24} {total:>9.1f}")
+    if args.scale == "small":
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds, peak, summary = run_demo(Path(tmp) / "demo")
+            size = summary["report"]["bytes"] / 1e6
+        print(
+            f"{'unitscope demo':<24} {seconds:>9.1f} {peak:>14.0f}   (report {size:.1f} MB, "
+            f"budget 180 s)"
+        )
+        found = [(s["name"], f) for s in summary["studies"] for f in s["findings"]]
+    else:
+        found = [(name, f) for name, r in rows for f in r["findings"]]
+    print(f"\nfindings ({args.scale} scale):")
+    for study, f in found:
+        print("\n".join(describe(study, f)))
 
 
 if __name__ == "__main__":
