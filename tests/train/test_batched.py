@@ -1,10 +1,22 @@
-"""A batched ensemble of K members equals K separate runs with the same seeds."""
+"""Member k of a batched ensemble is the network a run of member k alone trains.
+
+Exactly so in float64: the two runs see the same initial weights, minibatches and dropout
+masks, and differ only in how batched and single products round (~1e-16), which stays far
+below ``FLOAT64_TOL`` after training. In float32 the same rounding differences (~1e-7 a step)
+usually stay ~1e-6, but now and then one tips a ReLU or max-pool decision and the two runs
+move onto slightly different paths; how often depends on the CPU's kernels (a convolution's
+accumulation order). The float32 promise is therefore a bounded drift, ``FLOAT32_DRIFT``.
+Measured on the CNN case (25 steps) with ``SEEDS``: below 1e-5 on the CPU this test was first
+written on; on an AMD EPYC member 0 jumps at step 23 and ends 6.4e-4 apart in its weights and
+1.0e-3 in its activations, while 39 other seed sets stay below 1e-6, as do the MLP cases.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from unitscope.record import Recording
 from unitscope.train import Config, fit
 
 CASES = {
@@ -29,19 +41,48 @@ CASES = {
 
 SEEDS = {"init": [3, 1, 4], "data": [1, 5, 9], "dropout": [2, 6, 5]}
 
+FLOAT64_TOL = 1e-10  # measured: at most 9e-16 (MLP), 0 (CNN)
+FLOAT32_DRIFT = 1e-2  # measured: at most 1.0e-3 (CNN), 6e-7 (MLP); a 10x margin
+
+
+def batched_and_alone(case: str, dtype: str) -> tuple[Recording, list[Recording]]:
+    """The 3-member batched run of ``case`` and each member trained on its own."""
+    train = {**CASES[case]["train"], "n_checkpoints": 4, "dtype": dtype}
+    base = {**CASES[case], "train": train}
+    together = fit(Config.from_dict({**base, "seeds": SEEDS}))
+    alone = [
+        fit(Config.from_dict({**base, "seeds": {s: [v[k]] for s, v in SEEDS.items()}}))
+        for k in range(3)
+    ]
+    return together, alone
+
+
+def max_difference(together: Recording, k: int, alone: Recording) -> float:
+    """Largest absolute difference between member k of ``together`` and the single member of
+    ``alone``, over every parameter, recorded activation and curve at every checkpoint."""
+    pairs = [(v[:, k], alone.params[n][:, 0]) for n, v in together.params.items()]
+    pairs += [(v[:, k], alone.acts[n][:, 0]) for n, v in together.acts.items()]
+    pairs += [(v[k], alone.curves[n][0]) for n, v in together.curves.items()]
+    for a, b in pairs:
+        assert a.shape == b.shape and np.isfinite(a).all() and np.isfinite(b).all()
+    return max(float(np.abs(a - b).max()) for a, b in pairs)
+
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_ensemble_equals_separate_runs(case):
-    base = {**CASES[case], "train": {**CASES[case]["train"], "n_checkpoints": 4}}
-    together = fit(Config.from_dict({**base, "seeds": SEEDS}))
+def test_member_k_of_a_float64_batch_is_member_k_alone(case):
+    together, alone = batched_and_alone(case, "float64")
     for k in range(3):
-        alone = fit(Config.from_dict({**base, "seeds": {s: [v[k]] for s, v in SEEDS.items()}}))
-        for name, value in together.params.items():
-            np.testing.assert_allclose(value[:, k], alone.params[name][:, 0], atol=1e-5, rtol=0)
-        for layer, acts in together.acts.items():
-            np.testing.assert_allclose(acts[:, k], alone.acts[layer][:, 0], atol=1e-5, rtol=0)
-        for metric, curve in together.curves.items():
-            np.testing.assert_allclose(curve[k], alone.curves[metric][0], atol=1e-5, rtol=0)
+        assert max_difference(together, k, alone[k]) <= FLOAT64_TOL
+        # the comparison can fail: another member of the batch is another network
+        assert max_difference(together, (k + 1) % 3, alone[k]) > 1e-2
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_float32_batch_drifts_from_the_separate_runs_by_at_most_the_stated_bound(case):
+    together, alone = batched_and_alone(case, "float32")
+    for k in range(3):
+        assert max_difference(together, k, alone[k]) <= FLOAT32_DRIFT
+        assert max_difference(together, (k + 1) % 3, alone[k]) > 10 * FLOAT32_DRIFT
 
 
 def test_members_differ_when_seeds_differ():

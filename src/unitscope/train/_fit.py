@@ -109,6 +109,10 @@ def fit(
 ) -> Recording:
     """Train the K members of ``config`` together and record them.
 
+    Member k is the network that a run of member k alone (its own seeds) trains: to rounding
+    (~1e-15) in float64; in float32 up to a drift that training can grow to ~1e-3 (see
+    docs/architecture.md, "Randomness").
+
     Args:
         config: the run; K is the length of the seed lists.
         dataset: use these arrays instead of ``config.data`` (``config.data`` still sets the
@@ -147,6 +151,7 @@ def fit(
             base=i.base,
             scale=i.scale,
             eps=i.eps,
+            gain=i.gain,
             layers=list(i.layers) or None,
             path=i.path or None,
         )

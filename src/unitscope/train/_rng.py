@@ -4,7 +4,8 @@ Dropout masks and minibatch orders are computed from a hash of (member seed, cou
 rather than drawn from a shared generator. Member k's random draws therefore depend only on
 its own seeds: a batched ensemble sees exactly the minibatches and dropout masks of K
 separate runs, and no Python loop over members is needed. (The arithmetic of a batched
-product may still round differently from an unbatched one, ~1e-7 relative in float32.)
+product may still round differently from an unbatched one: invisible in float64, ~1e-7 a step
+in float32, where training can grow it to a drift of ~1e-3; see docs/architecture.md.)
 """
 
 from __future__ import annotations
