@@ -62,14 +62,22 @@ class InitConfig:
     base: str = "kaiming"
     scale: float = 0.1
     eps: float = 1e-3
+    gain: float = 1.0  # multiplier on every randomly drawn weight (small: condensed regime)
     layers: tuple[str, ...] = ()  # empty: every studied layer
     path: str = ""
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimizer and penalties. ``l1``/``l2`` penalize the weights (not biases) in the loss;
-    ``weight_decay`` is the optimizer's (coupled for sgd/adam, decoupled for adamw)."""
+    """Optimizer and penalties. ``l1``/``l2`` penalize the weights (not biases);
+    ``weight_decay`` is the optimizer's (coupled for sgd/adam, decoupled for adamw).
+
+    ``l1_mode`` says how the L1 penalty acts: ``"subgradient"`` adds ``l1 * sign(w)`` to the
+    gradient (weights oscillate around 0 but are never exactly 0); ``"proximal"`` leaves it
+    out of the gradient and soft-thresholds every weight after each step,
+    ``w <- sign(w) * max(|w| - lr * l1, 0)`` (exact zeros; the proximal gradient step for
+    plain SGD, a common approximation with momentum or Adam).
+    """
 
     name: str = "sgd"
     lr: float = 0.1
@@ -79,6 +87,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     l1: float = 0.0
     l2: float = 0.0
+    l1_mode: str = "subgradient"  # or "proximal": soft-threshold after each step
 
 
 @dataclass(frozen=True)
@@ -258,6 +267,7 @@ _CHOICES = {
     "model.kind": ("mlp", "cnn"),
     "model.pool": ("max", "avg", "none"),
     "optim.name": ("sgd", "adam", "adamw"),
+    "optim.l1_mode": ("subgradient", "proximal"),
     "train.loss": ("auto", "mse", "cross_entropy"),
     "train.dtype": ("float32", "float64"),
     "train.device": ("auto", "cpu", "cuda"),

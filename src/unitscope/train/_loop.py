@@ -102,6 +102,15 @@ def penalty(model: UnitModel, l1: float, l2: float) -> Tensor | float:
     return total
 
 
+def soft_threshold(model: UnitModel, amount: float) -> None:
+    """The proximal step of an L1 penalty: ``w <- sign(w) * max(|w| - amount, 0)`` for every
+    weight (not biases), in place. Weights within ``amount`` of 0 become exactly 0."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".weight"):
+                p.copy_(p.sign() * (p.abs() - amount).clamp_min(0.0))
+
+
 def make_optimizer(model: UnitModel, optim) -> torch.optim.Optimizer:
     """The configured optimizer. All of them act elementwise, so members stay independent."""
     params = list(model.parameters())
@@ -200,6 +209,9 @@ def train_loop(
     batches = Batches(torch.tensor(seeds["data"]), train.n_samples, cfg.train.batch_size)
     drop_seeds = torch.tensor(seeds["dropout"], device=device)
     opt = make_optimizer(model, cfg.optim)
+    proximal = cfg.optim.l1_mode == "proximal"
+    l1_in_loss = 0.0 if proximal else cfg.optim.l1  # subgradient: l1 * sign(w) in the gradient
+    shrink = cfg.optim.lr * cfg.optim.l1 if proximal else 0.0  # proximal: soft-threshold
     K = model.members
     diverged = np.full(K, -1, dtype=np.int64)
     snaps: list[Snapshot] = []
@@ -228,10 +240,12 @@ def train_loop(
         noise = dropout_noise(cfg.model.dropout, drop_seeds, step) if cfg.model.dropout else None
         out = model(xb, noise)  # (K, batch, n_outputs)
         losses = member_loss(out, yb, loss_name)  # (K,)
-        total = (losses + penalty(model, cfg.optim.l1, cfg.optim.l2)).sum()
+        total = (losses + penalty(model, l1_in_loss, cfg.optim.l2)).sum()
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
+        if shrink:
+            soft_threshold(model, shrink)  # proximal L1: exact zeros
 
         # ---- divergence ------------------------------------------------------------------
         bad = ~torch.isfinite(losses.detach())
