@@ -6,9 +6,9 @@ ensemble starts exactly where a K=1 run with the same seed starts.
 Schemes for the weights (biases start at zero except for ``uniform``):
 
 =================== =========================================================================
-``kaiming``         N(0, gain^2 / fan_in), gain from the activation (relu sqrt 2, tanh 5/3)
-``xavier``          N(0, gain^2 * 2 / (fan_in + fan_out))
-``orthogonal``      gain * a random orthogonal matrix (rows or columns orthonormal)
+``kaiming``         N(0, g^2 / fan_in), g from the activation (relu sqrt 2, tanh 5/3)
+``xavier``          N(0, g^2 * 2 / (fan_in + fan_out))
+``orthogonal``      g * a random orthogonal matrix (rows or columns orthonormal)
 ``normal``          N(0, scale^2)
 ``uniform``         U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases (PyTorch default)
 ``zeros``           all zeros
@@ -19,6 +19,12 @@ Schemes for the weights (biases start at zero except for ``uniform``):
 ``incoming_symmetric`` incoming weights and bias identical, outgoing weights random
 ``checkpoint``      parameters read from a safetensors file or a recording folder
 =================== =========================================================================
+
+``gain`` multiplies every weight a random scheme draws (also the template unit of the
+symmetric schemes), so ``gain=1e-3`` is a kaiming start a thousand times smaller. The scale of
+the start decides the regime: near ``gain=1`` units move little from where they started (the
+lazy regime); at small gain their incoming weights *condense* onto a few directions early in
+training (Luo, Xu, Ma & Zhang 2021). Biases and the ``checkpoint`` scheme are not scaled.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ def initialize(
     base: str = "kaiming",
     scale: float = 0.1,
     eps: float = 1e-3,
+    gain: float = 1.0,
     layers: Sequence[str] | None = None,
     path: str | None = None,
 ) -> UnitModel:
@@ -60,6 +67,8 @@ def initialize(
         base: random scheme that draws the template unit of the symmetric schemes.
         scale: standard deviation of the ``normal`` scheme.
         eps: relative size of the ``symmetric_eps`` perturbation.
+        gain: multiplier (> 0) on every weight a random scheme draws; small gain gives the
+            condensed regime, gain 1 the standard one.
         layers: layers made symmetric (default: every studied layer).
         path: file or recording folder of the ``checkpoint`` scheme.
 
@@ -89,6 +98,8 @@ def initialize(
         raise UnitscopeError(f"`scale` must be > 0, got {scale}.")
     if eps < 0:
         raise UnitscopeError(f"`eps` must be >= 0, got {eps}.")
+    if not (math.isfinite(gain) and gain > 0):
+        raise UnitscopeError(f"`gain` must be a finite number > 0, got {gain}.")
     chosen = list(model.layers) if layers is None else list(layers)
     for name in chosen:
         model.check_layer(name)
@@ -98,6 +109,8 @@ def initialize(
         for k, seed in enumerate(seeds):
             gen = torch.Generator().manual_seed(int(seed))
             params = _draw(model, draw_scheme, gen, act, scale)  # name -> per-member tensor
+            if gain != 1.0:
+                params = {n: v if n.endswith(".bias") else v * gain for n, v in params.items()}
             if scheme in SYMMETRIC_SCHEMES:
                 axes = model.unit_axes()
                 touched = _symmetrize(params, [axes[n] for n in chosen], scheme)

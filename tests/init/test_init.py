@@ -115,3 +115,40 @@ def test_xavier_and_zeros():
     assert abs(net.hidden[0].weight.std().item() - math.sqrt(2 / 500)) < 0.03 * math.sqrt(2 / 500)
     zero = initialize(MLP(3, [4], 2), "zeros", seeds=[0])
     assert all(torch.all(p == 0) for p in zero.parameters())
+
+
+@pytest.mark.parametrize("scheme", ["kaiming", "xavier", "orthogonal", "normal", "uniform"])
+def test_gain_multiplies_every_randomly_drawn_weight(scheme):
+    a = initialize(MLP(3, [5, 4], 2, members=2), scheme, seeds=[0, 1])
+    b = initialize(MLP(3, [5, 4], 2, members=2), scheme, seeds=[0, 1], gain=1e-3)
+    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+        if name.endswith(".bias"):
+            torch.testing.assert_close(pb, pa, rtol=0, atol=0)  # biases are not scaled
+        else:
+            torch.testing.assert_close(pb, pa * 1e-3, rtol=1e-6, atol=0)
+
+
+def test_gain_scales_the_symmetric_template_too():
+    a = initialize(MLP(2, [4], 1), "symmetric", seeds=[3])
+    b = initialize(MLP(2, [4], 1), "symmetric", seeds=[3], gain=0.5)
+    torch.testing.assert_close(b.hidden[0].weight, 0.5 * a.hidden[0].weight)
+    assert bool((b.hidden[0].weight == b.hidden[0].weight[:, :1]).all())
+
+
+@pytest.mark.parametrize("gain", [0.0, -1.0, math.inf, math.nan])
+def test_gain_must_be_finite_and_positive(gain):
+    with pytest.raises(UnitscopeError, match=r"`gain` must be a finite number > 0, got"):
+        initialize(MLP(2, [4], 1), "kaiming", seeds=[0], gain=gain)
+
+
+def test_config_init_gain_reaches_the_model():
+    from unitscope.train import Config, fit
+
+    cfg = Config.from_dict(
+        {"data": {"name": "moons", "options": {"n_samples": 40}, "n_probe": 16},
+         "model": {"hidden": [6]}, "train": {"steps": 2, "n_checkpoints": 2},
+         "seeds": {"init": [0]}}
+    )  # fmt: skip
+    w1 = fit(cfg).weights("hidden.0")[0, 0]
+    w2 = fit(cfg.override({"init.gain": 0.01})).weights("hidden.0")[0, 0]
+    torch.testing.assert_close(torch.as_tensor(w2), 0.01 * torch.as_tensor(w1), rtol=1e-5, atol=0)

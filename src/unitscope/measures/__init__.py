@@ -14,7 +14,8 @@ Conventions:
 Unit level (one layer): :func:`unit_correlation`, :func:`weight_cosine`,
 :func:`symmetry_spread`, :func:`effective_rank`, :func:`participation_ratio`,
 :func:`unit_groups`, :func:`distinct_units`, :func:`dead_units`, :func:`saturated_units`,
-:func:`ablation_importance`.
+:func:`ablation_importance`. Lazy or rich training: :func:`orientation_clusters`,
+:func:`relative_change`, :func:`init_alignment`.
 
 Layer level (two layers or models), all registered in :data:`MEASURES`: linear, debiased and
 RBF CKA; CCA, SVCCA, PWCCA; Procrustes similarity and angular distance; RSA; mutual k-NN.
@@ -37,6 +38,13 @@ from ._cca import (
     svcca_similarity,
 )
 from ._cka import debiased_linear_cka, linear_cka, rbf_cka
+from ._condensation import (
+    OrientationClusters,
+    RelativeChange,
+    init_alignment,
+    orientation_clusters,
+    relative_change,
+)
 from ._conv import CONV_MODES, UnitView, to_units
 from ._matrix import LayerMatrix, layer_similarity_matrix, model_similarity_matrix
 from ._procrustes import procrustes_distance, procrustes_similarity
@@ -63,6 +71,8 @@ __all__ = [
     "DegenerateInputWarning",
     "LayerMatrix",
     "Measure",
+    "OrientationClusters",
+    "RelativeChange",
     "MinibatchCKA",
     "StreamingMeasure",
     "StreamingUnitCorrelation",
@@ -79,11 +89,13 @@ __all__ = [
     "distinct_units",
     "effective_rank",
     "get_measure",
+    "init_alignment",
     "layer_similarity_matrix",
     "linear_cka",
     "list_measures",
     "model_similarity_matrix",
     "mutual_knn_similarity",
+    "orientation_clusters",
     "over_recording",
     "participation_ratio",
     "procrustes_distance",
@@ -91,6 +103,7 @@ __all__ = [
     "pwcca_similarity",
     "rbf_cka",
     "rdm",
+    "relative_change",
     "rsa_similarity",
     "saturated_units",
     "svcca_similarity",
