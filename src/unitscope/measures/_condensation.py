@@ -116,7 +116,7 @@ def orientation_clusters(
     weight = np.linalg.norm(out, axis=0) * norms
     labels = np.full(inc.shape[0], -1, dtype=np.int64)
     top = float(weight.max()) if weight.size else 0.0
-    keep = np.flatnonzero((weight > weight_floor * top) & (norms > 0)) if top > 0 else []
+    keep = np.flatnonzero((weight > weight_floor * top) & (norms > 0) & (top > 0))
     if len(keep) == 0:
         return OrientationClusters(0, labels, weight)
     if len(keep) == 1:
