@@ -92,3 +92,19 @@ def test_missing_folder_and_unknown_layer(rec, tmp_path):
         rec.activations("conv.l")
     with pytest.raises(UnitscopeError, match="is not a checkpoint"):
         rec.step_index(7)
+
+
+def test_negative_steps_count_checkpoints_from_the_end_and_never_wrap(rec):
+    T = len(rec.steps)
+    assert rec.step_index(-1) == T - 1 and rec.step_index(-T) == 0
+    assert rec.step_index(int(rec.steps[-1])) == T - 1
+    for step in (-T - 1, -100):
+        with pytest.raises(
+            UnitscopeError,
+            match=rf"step {step} is out of range: this recording has {T} checkpoints, so a "
+            rf"negative step must be in -{T}..-1 \(-1 is the last\); or give a recorded step: "
+            rf"\[0, .*, 10\]\.",
+        ):
+            rec.step_index(step)
+    with pytest.raises(UnitscopeError, match="a step must be an integer, got True"):
+        rec.step_index(True)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
+from ._validate import check_header, check_loaded
 
 FORMAT = "unitscope.recording"
 FORMAT_VERSION = 1
@@ -103,14 +104,28 @@ class Recording:
         return w.reshape(T, K, -1, block, *w.shape[3:]).reshape(T, K, w.shape[2] // block, -1)
 
     def step_index(self, step: int) -> int:
-        """Index t of checkpoint ``step`` (negative steps count from the end)."""
+        """Index t of checkpoint ``step``; negative steps count checkpoints from the end.
+
+        As in Python, -1 is the last checkpoint and -T the first; anything else that is not
+        a recorded step is refused (never wrapped).
+
+        Raises:
+            UnitscopeError: ``step`` is not a recorded step nor in -T..-1.
+        """
+        T, recorded = len(self.steps), self.steps.tolist()
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise UnitscopeError(f"a step must be an integer, got {step!r}.")
         if step < 0:
-            return len(self.steps) + step
+            if step < -T:
+                raise UnitscopeError(
+                    f"step {step} is out of range: this recording has {T} checkpoints, so a "
+                    f"negative step must be in -{T}..-1 (-1 is the last); or give a recorded "
+                    f"step: {recorded}."
+                )
+            return T + int(step)
         hits = np.flatnonzero(self.steps == step)
         if not len(hits):
-            raise UnitscopeError(
-                f"step {step} is not a checkpoint; checkpoints: {self.steps.tolist()}."
-            )
+            raise UnitscopeError(f"step {step} is not a checkpoint; checkpoints: {recorded}.")
         return int(hits[0])
 
     def model(self, step: int = -1, members: list[int] | None = None):
@@ -275,14 +290,8 @@ class Recording:
             raise UnitscopeError(
                 f"{str(meta_file)!r} is not valid JSON ({err}); the recording is corrupt."
             ) from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise UnitscopeError(f"{str(meta_file)!r} is not a unitscope recording.")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise UnitscopeError(
-                f"recording format version {meta.get('format_version')!r} is not supported "
-                f"(this unitscope reads version {FORMAT_VERSION}); re-record it."
-            )
-        if _sha256(tensor_file) != meta.get("tensors_sha256"):
+        check_header(meta, repr(str(meta_file)), fmt=FORMAT, version=FORMAT_VERSION)
+        if _sha256(tensor_file) != meta["tensors_sha256"]:
             raise UnitscopeError(
                 f"{str(tensor_file)!r} does not match the checksum in {META}: "
                 "the file was truncated or modified; re-record it."
@@ -293,6 +302,7 @@ class Recording:
             raise UnitscopeError(f"{str(tensor_file)!r} cannot be read: {err}.") from None
         for key in ("format", "format_version", "tensors_sha256"):
             meta.pop(key)
+        check_loaded(flat, meta, f"recording {str(folder)!r}")
 
         def group(prefix: str) -> dict[str, np.ndarray]:
             return {k[len(prefix) + 1 :]: v for k, v in flat.items() if k.startswith(prefix + "/")}
