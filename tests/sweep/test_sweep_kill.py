@@ -1,4 +1,5 @@
-"""kill -9 the sweep process mid-run; the same command then finishes every job exactly once."""
+"""kill -9 or Ctrl-C the sweep process mid-run; the same command then finishes every job
+exactly once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 
 from unitscope.record import Recording
 from unitscope.sweep import Grid
@@ -25,6 +27,32 @@ train.n_checkpoints = 3
 [seeds]
 init = {range = [0, 4]}
 """
+
+
+# Six jobs of ~1 s each (1.2 ms a step on one core): long enough that a job seen running with
+# another still pending cannot all be done before a signal sent now arrives.
+LONG_JOBS_GRID = """
+[base]
+data.options = {n_samples = 128}
+data.n_probe = 16
+train.steps = 800
+train.n_checkpoints = 3
+
+[axes]
+"model.hidden" = [[4], [5], [6]]
+
+[seeds]
+init = {range = [0, 2]}
+"""
+
+
+def status_counts(db):
+    """How many jobs of the store are in each status (empty while the store is being made)."""
+    try:
+        with sqlite3.connect(db) as conn:
+            return Counter(dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")))
+    except sqlite3.OperationalError:  # the sweep is still creating its tables
+        return Counter()
 
 
 def finished_rows(db):
@@ -80,30 +108,35 @@ def test_kill_9_mid_run_then_rerun_finishes_every_job_exactly_once(tmp_path):
 
 def test_ctrl_c_stops_workers_and_leaves_a_resumable_store(tmp_path):
     grid_file, out = tmp_path / "grid.toml", tmp_path / "sweep"
-    grid_file.write_text(GRID, encoding="utf-8")
+    grid_file.write_text(LONG_JOBS_GRID, encoding="utf-8")
     ids = sorted(j.id for j in Grid.from_toml(grid_file).jobs)
     command = [*sweep_command(grid_file, out), "--backend", "processes", "--workers", "2"]
     proc = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
+    seen = Counter()
     try:
+        # Wait for a state, not a time: a job finished, one running and one not yet started,
+        # so the run is mid-way and at least one whole job away from its end.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if (out / "sweep.db").is_file() and len(finished_rows(out / "sweep.db")) >= 3:
+            seen = status_counts(out / "sweep.db")
+            if seen["finished"] >= 1 and seen["running"] >= 1 and seen["pending"] >= 1:
                 break
             time.sleep(0.02)
+        assert proc.poll() is None, f"the sweep ended before it was seen mid-run: {seen}"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (seen, err)
     assert b"interrupted; finished jobs are saved" in err and b"Traceback" not in err
     with sqlite3.connect(out / "sweep.db") as conn:
         statuses = dict(conn.execute("SELECT id, status FROM jobs"))
     assert set(statuses.values()) <= {"finished", "pending"}  # nothing left "running"
     done = sorted(i for i, s in statuses.items() if s == "finished")
-    assert 3 <= len(done) < len(ids)
+    assert seen["finished"] <= len(done) < len(ids)
     assert sorted(p.name for p in (out / "runs").iterdir()) == done
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
