@@ -55,6 +55,46 @@ def test_singleton_class_falls_back_to_a_random_split():
     assert train.n_samples + test.n_samples == 11 and test.n_samples == 3
 
 
+def rare_class_in_test(labels, fraction=0.25):
+    """The first split seed that leaves the largest class label out of the training part."""
+    ds = indexed(labels)
+    top = int(ds.y.max())
+    for seed in range(50):
+        train, test = train_test_split(ds, fraction, seed=seed)
+        if top not in train.y:
+            return train, test
+    raise AssertionError("no seed puts the rare class in the test part only")
+
+
+def test_a_class_only_in_the_test_part_still_counts_in_both_parts():
+    train, test = rare_class_in_test(np.array([0, 1] * 19 + [0, 2]))  # class 2: one sample
+    assert 2 in test.y and int(train.y.max()) == 1
+    assert train.n_classes == test.n_classes == 3
+    assert train.n_outputs == test.n_outputs == 3  # the model needs an output for class 2
+    probe = test.subset(np.arange(2))
+    assert probe.n_outputs == 3
+    standardized, _, _ = standardize(train, test)
+    assert standardized.n_classes == 3
+
+
+def test_n_classes_is_checked_and_kept():
+    ds = Dataset(np.zeros((3, 1)), np.array([0, 1, 1]), "classification", "d", n_classes=5)
+    assert ds.n_outputs == 5 and ds.subset(np.array([0])).n_outputs == 5
+    with pytest.raises(UnitscopeError, match=r"a label is 1, but `n_classes` is 1; labels must be"):
+        Dataset(np.zeros((2, 1)), np.array([0, 1]), "classification", "d", n_classes=1)
+    with pytest.raises(UnitscopeError, match=r"`n_classes` must be a non-negative integer, got"):
+        Dataset(np.zeros((2, 1)), np.array([0, 1]), "classification", "d", n_classes=2.0)
+    with pytest.raises(UnitscopeError, match=r"`n_classes` applies to classification, got 2"):
+        Dataset(np.zeros((2, 1)), np.zeros((2, 1)), "regression", "d", n_classes=2)
+
+
+def test_arrays_are_stored_c_contiguous():
+    x = np.asfortranarray(np.arange(24.0).reshape(2, 3, 2, 2))
+    ds = Dataset(x, np.array([0, 1]), "classification", "f")
+    assert ds.x.flags.c_contiguous and np.array_equal(ds.x, x)
+    assert ds.x.reshape(2, -1).base is not None  # a view: later stages may reshape freely
+
+
 def test_split_seeds_and_regression():
     ds = indexed(np.linspace(0, 1, 40), task="regression")
     a, b, c = (train_test_split(ds, 0.25, seed=s)[1] for s in (5, 5, 6))

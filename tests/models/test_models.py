@@ -44,6 +44,19 @@ def test_each_member_equals_its_own_single_model(make):
     torch.testing.assert_close(outs[1], net.select([1])(2 * x)[0], atol=1e-5, rtol=1e-5)
 
 
+def test_cnn_accepts_inputs_of_any_memory_layout():
+    net = initialize(SmallCNN(3, (8, 8), [3, 4], 5, members=2), "kaiming", seeds=[0, 1])
+    x = torch.randn(6, 3, 8, 8)
+    want, hidden = net.forward_hidden(x)
+    for other in (
+        x.to(memory_format=torch.channels_last),
+        x.permute(0, 2, 3, 1).permute(0, 3, 1, 2),
+    ):
+        got, got_hidden = net.forward_hidden(other)  # conv outputs follow the input's layout
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(got_hidden["conv.1"], hidden["conv.1"], rtol=1e-5, atol=1e-6)
+
+
 def test_unit_axes_cover_cnn_flatten_blocks():
     net = SmallCNN(1, (8, 8), [3, 4], 10)
     axes = net.unit_axes()

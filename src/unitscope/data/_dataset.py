@@ -26,6 +26,12 @@ class Dataset:
         origin: one line on where the data came from and with which options.
         extras: ground truth that came with the data (e.g. a teacher network's weights),
             name -> float64 array.
+        n_classes: classification: the number of classes C of the whole dataset (labels are
+            0..C-1), kept by every subset and split even when a class has no sample there;
+            ``0`` (the default) means ``y.max() + 1``. Regression: always 0.
+
+    ``x`` and ``y`` are stored C-contiguous (a transposed or Fortran-ordered array is copied once),
+    so every later stage may reshape them as views.
     """
 
     x: np.ndarray
@@ -34,9 +40,15 @@ class Dataset:
     name: str
     origin: str = ""
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    n_classes: int = 0
 
     def __post_init__(self) -> None:
         validate_arrays(self.x, self.y, self.task, self.name)
+        object.__setattr__(self, "x", np.ascontiguousarray(self.x))
+        object.__setattr__(self, "y", np.ascontiguousarray(self.y))
+        object.__setattr__(
+            self, "n_classes", _n_classes(self.y, self.task, self.n_classes, self.name)
+        )
 
     def __repr__(self) -> str:
         """Shapes instead of the arrays: ``Dataset('moons', classification, x=(200, 2), ...)``."""
@@ -56,15 +68,27 @@ class Dataset:
 
     @property
     def n_outputs(self) -> int:
-        """Number of classes (classification) or target columns (regression)."""
+        """Number of classes of the whole dataset (classification) or target columns."""
         if self.task == "classification":
-            return int(self.y.max()) + 1
+            return self.n_classes
         return int(self.y.shape[1])
 
     def subset(self, index: np.ndarray, name: str | None = None) -> Dataset:
-        """The samples at ``index``, same task, name and extras."""
+        """The samples at ``index``, same task, name, extras and number of classes."""
+        return self.with_arrays(self.x[index], self.y[index], name=name)
+
+    def with_arrays(
+        self, x: np.ndarray, y: np.ndarray, *, name: str | None = None, origin: str | None = None
+    ) -> Dataset:
+        """A dataset of other rows or inputs that keeps task, extras and number of classes."""
         return Dataset(
-            self.x[index], self.y[index], self.task, name or self.name, self.origin, self.extras
+            x,
+            y,
+            self.task,
+            self.name if name is None else name,
+            self.origin if origin is None else origin,
+            self.extras,
+            self.n_classes,
         )
 
     def fingerprint(self) -> str:
@@ -74,6 +98,28 @@ class Dataset:
             h.update(str(a.dtype).encode() + str(a.shape).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
+
+
+def _n_classes(y: np.ndarray, task: str, given: object, name: str) -> int:
+    """The number of classes: ``given``, or ``y.max() + 1``; 0 for regression."""
+    if isinstance(given, bool) or not isinstance(given, (int, np.integer)) or given < 0:
+        raise UnitscopeError(
+            f"dataset {name!r}: `n_classes` must be a non-negative integer, got {given!r}."
+        )
+    if task != "classification":
+        if given:
+            raise UnitscopeError(
+                f"dataset {name!r}: `n_classes` applies to classification, got {given} for "
+                "regression targets."
+            )
+        return 0
+    top = int(y.max()) + 1  # validate_arrays refused an empty dataset
+    if given and given < top:
+        raise UnitscopeError(
+            f"dataset {name!r}: a label is {top - 1}, but `n_classes` is {given}; labels must be "
+            f"0..{given - 1}."
+        )
+    return int(given or top)
 
 
 def validate_arrays(x: np.ndarray, y: np.ndarray, task: str, name: str) -> None:

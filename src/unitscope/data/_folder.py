@@ -48,7 +48,7 @@ def _read_image(file: Path, size: tuple[int, int] | None, grayscale: bool) -> np
         pixels = np.asarray(image, dtype=np.float64) / 255.0
     except (UnidentifiedImageError, OSError) as err:
         raise UnitscopeError(f"cannot read image {str(file)!r}: {err}.") from None
-    return pixels[None] if grayscale else pixels.transpose(2, 0, 1)
+    return pixels[None] if grayscale else np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
 def load_image_folder(

@@ -41,7 +41,9 @@ def train_test_split(
     The test part has ``round(n_samples * test_fraction)`` samples (at least 1, at most
     ``n_samples - 1``). For classification every class is split in proportion and keeps at
     least one training sample, unless some class has a single sample (then the split is plain
-    random). Both parts keep the original row order, the name and the extras.
+    random). Both parts keep the original row order, the name, the extras and the dataset's
+    number of classes (a rare class may be missing from one part; the model still gets an
+    output for it).
 
     Args:
         ds: the dataset, at least 2 samples.
@@ -68,7 +70,7 @@ def train_test_split(
     parts = []
     for part, mask in (("train", ~is_test), ("test", is_test)):
         origin = f"{ds.origin}; {part} part of {how}" if ds.origin else f"{part} part of {how}"
-        parts.append(Dataset(ds.x[mask], ds.y[mask], ds.task, ds.name, origin, ds.extras))
+        parts.append(ds.with_arrays(ds.x[mask], ds.y[mask], origin=origin))
     return parts[0], parts[1]
 
 
@@ -101,7 +103,7 @@ class Standardizer:
             )
         x = (ds.x - self.mean_) / self.scale_
         origin = f"{ds.origin}; standardized" if ds.origin else "standardized"
-        return Dataset(x, ds.y, ds.task, ds.name, origin, ds.extras)
+        return ds.with_arrays(x, ds.y, origin=origin)
 
 
 def standardize(train: Dataset, test: Dataset) -> tuple[Dataset, Dataset, Standardizer]:

@@ -110,14 +110,16 @@ class SmallCNN(UnitModel):
         for i, layer in enumerate(self.conv):
             h = self.act(layer(h, shared=shared and i == 0))  # (n, K*C_i, H_i, W_i), packed
             C = self.spec["channels"][i]
-            hidden[f"conv.{i}"] = h.view(n, K, C, *h.shape[2:]).transpose(0, 1)  # (K, n, C, H, W)
+            # reshape, not view: the output follows the input's memory layout (channels-last too)
+            maps = h.reshape(n, K, C, *h.shape[2:])  # (n, K, C, H, W)
+            hidden[f"conv.{i}"] = maps.transpose(0, 1)  # (K, n, C, H, W)
             if noise is not None:
-                h = noise(i, h.view(n, K, -1).transpose(0, 1)).transpose(0, 1).reshape(h.shape)
+                h = noise(i, h.reshape(n, K, -1).transpose(0, 1)).transpose(0, 1).reshape(h.shape)
             if self.pool == "max":
                 h = F.max_pool2d(h, 2)
             elif self.pool == "avg":
                 h = F.avg_pool2d(h, 2)
-        flat = h.view(n, K, -1).transpose(0, 1)  # (K, n, C*H*W), channel-major per member
+        flat = h.reshape(n, K, -1).transpose(0, 1)  # (K, n, C*H*W), channel-major per member
         return self.out(flat), hidden
 
     def unit_axes(self) -> dict[str, UnitAxes]:

@@ -166,7 +166,7 @@ def fit(
 
 
 def _flatten(d: Dataset) -> Dataset:
-    return Dataset(d.x.reshape(d.n_samples, -1), d.y, d.task, d.name, d.origin, d.extras)
+    return d.with_arrays(d.x.reshape(d.n_samples, -1), d.y)
 
 
 def _assemble(
