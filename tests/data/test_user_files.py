@@ -146,6 +146,21 @@ def test_csv_integer_target_is_classification_unless_told(tmp_path):
         ("a,y\n1,0\n2,1,3\n", "y", r"line 3 has 3 fields, the header has 2\."),
         ("y\n1\n2\n", "y", r"has no feature columns besides 'y'\."),
         ("a,y\nnan,1\n2,0\n", "y", r"x contains 1 NaN/Inf values \(first in row 0\)"),
+        (
+            "a,b,a,y\n1,2,3,0\n",
+            "y",
+            r"c\.csv' has duplicate column names: 'a' \(columns 1 and 3\); rename",
+        ),
+        (
+            "y,a,y,a,a\n0,1,2,3,4\n",
+            "y",
+            r"duplicate column names: 'y' \(columns 1 and 3\); 'a' \(columns 2, 4 and 5\); rename",
+        ),
+        (
+            "a,y\n" + "1" * 200_000 + ",0\n",
+            "y",
+            r"as CSV \(line 2\): field larger than field limit",
+        ),
         ("a,y\n1,cat\n2,dog\n", "y", None),  # text labels are fine for classification...
     ],
 )
@@ -159,6 +174,34 @@ def test_csv_errors(tmp_path, text, target, match):
         return
     with pytest.raises(UnitscopeError, match=match):
         load_csv(path, target=target)
+
+
+def test_csv_with_duplicate_columns_is_refused_not_silently_merged(tmp_path):
+    # csv.DictReader-style loading kept the last 'a' twice; the first column must not vanish
+    path = write_csv(tmp_path / "d.csv", "a,b,a,label\n1,2,3,0\n4,5,6,1\n")
+    with pytest.raises(UnitscopeError, match=r"^'.*d\.csv' has duplicate column names: 'a' "):
+        load_csv(path, target="label")
+
+
+@pytest.mark.parametrize(
+    "raw, line",
+    [(b"caf\xe9,label\n1,0\n", 1), (b"a,label\n1,0\n2,\xff\n", 3), (b"\xff\xfea\x00", 1)],
+)
+def test_csv_that_is_not_utf8_is_one_clear_line(tmp_path, raw, line):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(raw)
+    with pytest.raises(
+        UnitscopeError,
+        match=rf"latin\.csv' is not UTF-8 text \(byte 0x\w\w on line {line}\); save it as UTF-8",
+    ):
+        load(str(path), target="label")
+
+
+def test_csv_utf8_with_bom_and_accents_loads(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_bytes("\ufeffcafé,label\n1,thé\n2,café\n".encode())
+    ds = load_csv(path, target="label")
+    assert ds.x.tolist() == [[1.0], [2.0]] and "café=0, thé=1" in ds.origin
 
 
 # --- image folders ----------------------------------------------------------------------------
@@ -182,6 +225,12 @@ def test_image_folder_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(ds.y, [0, 0, 0, 1, 1])
     np.testing.assert_array_equal(ds.x[:3], arrays["cat"].transpose(0, 3, 1, 2) / 255.0)
     assert "classes: cat=0, dog=1" in ds.origin
+
+
+def test_rgb_image_folder_is_c_contiguous(tmp_path, rng):
+    make_folder(tmp_path / "pets", rng)
+    ds = load_image_folder(tmp_path / "pets", size=(4, 6))
+    assert ds.x.flags.c_contiguous  # HWC pixels transposed to CHW used to stay a strided view
 
 
 def test_image_folder_default_size_grayscale_and_flatten(tmp_path, rng):

@@ -10,6 +10,7 @@ line (text).
 from __future__ import annotations
 
 import csv
+import io
 import os
 import zipfile
 from pathlib import Path
@@ -146,12 +147,48 @@ def _pick_array(arrays: dict[str, np.ndarray], keys: tuple[str, ...], path: Path
     raise UnitscopeError(f"{str(path)!r} has no array {keys[0]!r} (or {keys[1]!r}); found {found}.")
 
 
+def _utf8_text(path: Path) -> str:
+    """The file's text; a file that is not UTF-8 is named with the line of its first bad byte."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise UnitscopeError(
+            f"{str(path)!r} is not UTF-8 text (byte {raw[err.start]:#04x} on line {line}); "
+            "save it as UTF-8 (for Latin-1: `iconv -f latin1 -t utf-8 IN.csv > OUT.csv`)."
+        ) from None
+
+
+def _duplicates(header: list[str]) -> str:
+    """``'a' (columns 1 and 3)`` for every name that heads more than one column, or ''."""
+    places: dict[str, list[int]] = {}
+    for i, name in enumerate(header, start=1):
+        places.setdefault(name, []).append(i)
+    return "; ".join(
+        f"{name!r} (columns {', '.join(map(str, cols[:-1]))} and {cols[-1]})"
+        for name, cols in places.items()
+        if len(cols) > 1
+    )
+
+
 def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+    reader = csv.reader(io.StringIO(_utf8_text(path), newline=""), delimiter=delimiter)
+    try:
+        rows = [row for row in reader if row]
+    except csv.Error as err:
+        raise UnitscopeError(
+            f"cannot read {str(path)!r} as CSV (line {reader.line_num}): {err}."
+        ) from None
     if not rows:
         raise UnitscopeError(f"file {str(path)!r} is empty; expected a header row and data rows.")
     header, body = [c.strip() for c in rows[0]], rows[1:]
+    duplicated = _duplicates(header)
+    if duplicated:
+        raise UnitscopeError(
+            f"{str(path)!r} has duplicate column names: {duplicated}; rename them so that every "
+            "column has its own name."
+        )
     if not body:
         raise UnitscopeError(f"file {str(path)!r} has a header but no data rows.")
     for line, row in enumerate(body, start=2):
