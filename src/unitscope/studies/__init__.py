@@ -13,6 +13,7 @@ a :class:`StudyResult` of Findings (verdicts computed from numbers by the module
 ``regularization``   L1 pins weights near zero; L2 and dropout change how alike units are
 ``feature_maps``     the CNN case: feature maps of one layer compute different things
 ``saddle``           a duplicated unit is a critical point; is it a saddle?
+``init_scale``       lazy or condensed: the scale of the start decides whether units become alike
 ==================== ========================================================================
 """
 
@@ -34,6 +35,7 @@ NAMES = (
     "regularization",
     "feature_maps",
     "saddle",
+    "init_scale",
 )
 
 __all__ = ["NAMES", "SCALES", "FigureSpec", "Finding", "Scale", "StudyResult", "get", "run"]
