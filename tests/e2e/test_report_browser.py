@@ -22,10 +22,7 @@ ARGS = [
 ]
 EVIL = '<script>alert(1)</script>"><svg onload=alert(2)> see https://example.org/x'
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser  # skipped without Chromium (see tests/conftest.py)
 
 SIGNATURE = """(selector) => {
   const c = document.querySelector(selector);

@@ -18,9 +18,10 @@ def metrics_by_id(out):
     }
 
 
-@pytest.mark.ray
+@pytest.mark.ray  # skipped without the ray extra (see tests/conftest.py)
 def test_ray_on_a_local_instance_gives_the_local_results(small_grid, tmp_path):
-    ray = pytest.importorskip("ray")
+    import ray
+
     local = run_sweep(small_grid, tmp_path / "local", backend="local")
     on_ray = run_sweep(small_grid, tmp_path / "ray", backend="ray", workers=2)
     assert not ray.is_initialized()  # the instance it started was shut down
