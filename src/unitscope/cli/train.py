@@ -42,8 +42,9 @@ def train(
     cfg = Config.from_toml(config) if config else Config()
     if overrides:
         cfg = cfg.override(dict(parse_override(o) for o in overrides))
-    if out.exists() and not force:
+    if out.exists() and not force and not out.is_symlink():
         raise click.UsageError(f"{str(out)!r} already exists; choose another --out or add --force.")
+    Recording.check_destination(out, overwrite=force)  # a link, a file, not a recording
     _check_writable(out.parent if str(out.parent) else Path("."))
     with step_progress(cfg.train.steps, "training", enabled=not as_json) as advance:
         rec = fit(cfg, progress=advance)

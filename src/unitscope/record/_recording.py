@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
+from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._validate import check_header, check_loaded
 
 FORMAT = "unitscope.recording"
@@ -237,20 +238,52 @@ class Recording:
         return out
 
     # ---- files --------------------------------------------------------------------------
-    def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Write the folder atomically: a temporary sibling is filled, then renamed."""
-        from safetensors.numpy import save_file
+    @staticmethod
+    def check_destination(folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Refuse, before any work, a place :meth:`save` must not write.
 
-        folder = Path(folder)
-        if folder.exists() and not overwrite:
+        ``folder`` must not exist, or (with ``overwrite``) be an empty folder or a recording
+        folder; it must never be a symbolic link (the link's target would be replaced).
+
+        Raises:
+            UnitscopeError: ``folder`` is a link, a file, a folder that holds something other
+                than a recording, or exists while ``overwrite`` is False.
+        """
+        folder = refuse_link(folder, "remove the link or choose another folder")
+        if not folder.exists():
+            return folder
+        if not overwrite:
             raise UnitscopeError(
                 f"{str(folder)!r} already exists; choose another folder or pass "
                 "overwrite=True (--force in the CLI)."
             )
+        if not folder.is_dir():
+            raise UnitscopeError(
+                f"{str(folder)!r} is a file, and a recording is a folder; remove the file or "
+                "choose another folder."
+            )
+        if any(folder.iterdir()) and not (folder / META).is_file():
+            raise UnitscopeError(
+                f"{str(folder)!r} holds files but no recording ({META}); unitscope replaces "
+                "only recordings: choose another folder."
+            )
+        return folder
+
+    def save(self, folder: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the folder atomically: a temporary sibling is filled, then renamed.
+
+        An existing recording (``overwrite=True``) is moved aside, the new one renamed in, and
+        only then is the old one deleted. Temporaries that a killed save left beside
+        ``folder`` are removed first.
+        """
+        from safetensors.numpy import save_file
+
+        folder = self.check_destination(folder, overwrite=overwrite)
         parent = folder.parent if str(folder.parent) else Path(".")
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{folder.name}.", suffix=".tmp"))
+            clean_stale_temps(parent, folder.name)
+            tmp = Path(tempfile.mkdtemp(dir=parent, prefix=temp_prefix(folder.name), suffix=".tmp"))
         except OSError as err:
             raise UnitscopeError(f"cannot write to {str(parent)!r}: {err.strerror}.") from None
         try:
@@ -263,9 +296,7 @@ class Recording:
                 **self.meta,
             }
             (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
+            _swap_in(tmp, self.check_destination(folder, overwrite=overwrite))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -319,6 +350,21 @@ class Recording:
             meta=meta,
             maps=group("maps"),
         )
+
+
+def _swap_in(new: Path, folder: Path) -> None:
+    """Rename ``new`` to ``folder``; an old ``folder`` is set aside first, deleted last."""
+    if not folder.exists():
+        os.replace(new, folder)
+        return
+    aside = folder.with_name(f"{temp_prefix(folder.name)}{os.urandom(4).hex()}.tmp")
+    os.rename(folder, aside)
+    try:
+        os.replace(new, folder)
+    except BaseException:
+        os.rename(aside, folder)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UnitscopeError
+from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._store import LOCK, Store
 
 _SOURCES = ("init", "data", "dropout")
@@ -96,9 +97,11 @@ def write_table(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Pat
         raise UnitscopeError(
             f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist."
         )
+    refuse_link(path)
     plain = [{k: _cell(v) for k, v in r.items()} for r in rows]
     columns = list(plain[0]) if plain else ["id", "status"]
-    tmp = path.with_name(f".{path.name}.tmp")
+    clean_stale_temps(path.parent, path.name)
+    tmp = path.with_name(f"{temp_prefix(path.name)}{os.urandom(4).hex()}.tmp")  # usual mode
     try:
         if suffix == ".csv":
             _write_csv(plain, columns, tmp)

@@ -15,6 +15,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .._files import atomic_write_text
+from .._paths import refuse_link
 from .._version import __version__
 from ._backends import Backend, Lost, check_backend, make_backend
 from ._execute import BatchResult, BatchSpec
@@ -219,6 +221,4 @@ def _remember(store: Store, grid: Grid, text: str | None) -> None:
     """Keep the grid (resolved, and as written) and the versions with the sweep."""
     store.set_meta(grid=grid.to_dict(), unitscope=__version__, updated_at=time.time())
     if text is not None:
-        tmp = store.folder / ".grid.toml.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, store.folder / "grid.toml")
+        atomic_write_text(refuse_link(store.folder / "grid.toml"), text)

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UnitscopeError
+from .._paths import refuse_link
 from ._execute import BatchResult
 from ._jobs import Job
 
 DB, LOCK, RUNS = "sweep.db", "sweep.lock", "runs"
+OWN = (RUNS, DB, f"{DB}-wal", f"{DB}-shm", f"{DB}-journal", LOCK, "grid.toml")
 STATUSES = ("pending", "running", "finished", "failed")
 
 _SCHEMA = """
@@ -72,6 +74,8 @@ class Store:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise UnitscopeError(f"{str(folder)!r} is a file; --out needs a folder.")
+        for name in OWN:  # what the sweep writes and deletes: never through someone's link
+            refuse_link(folder / name, "remove the link; a sweep folder holds only its own files")
         if folder.is_dir() and any(folder.iterdir()) and not (folder / DB).is_file():
             raise UnitscopeError(
                 f"{str(folder)!r} is not empty and holds no sweep; choose a new "
@@ -137,10 +141,11 @@ class Store:
         finished = {
             r[0] for r in self.conn.execute("SELECT id FROM jobs WHERE status = 'finished'")
         }
+        stale = [e for e in sorted(self.runs.iterdir()) if e.name not in finished]
+        for entry in stale:  # all checked before anything is removed
+            refuse_link(entry, f"remove the link from {str(self.runs)!r}")
         removed = 0
-        for entry in sorted(self.runs.iterdir()):
-            if entry.name in finished:
-                continue
+        for entry in stale:
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
