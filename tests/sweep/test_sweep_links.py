@@ -107,3 +107,15 @@ def test_the_table_is_not_written_through_a_link(grid, tmp_path, capsys):
     assert (tmp_path / "victim.csv").read_text() == "keep" and (tmp_path / "t.csv").is_symlink()
     code, _, _ = run_cli(capsys, "sweep", "table", str(out), "--out", str(tmp_path / "u.csv"))
     assert code == 0 and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_status_does_not_open_a_linked_database(tmp_path, capsys):
+    out = tmp_path / "sw"
+    out.mkdir()
+    (tmp_path / "other.db").write_bytes(b"")
+    (out / "sweep.db").symlink_to(tmp_path / "other.db")
+    code, _, err = run_cli(capsys, "sweep", "status", str(out))
+    assert code == 2 and f"{str(out / 'sweep.db')!r} is a symbolic link" in err
+    assert (tmp_path / "other.db").read_bytes() == b"" and sorted(out.iterdir()) == [
+        out / "sweep.db"
+    ]

@@ -93,6 +93,7 @@ class Store:
     def open(cls, folder: str | os.PathLike[str]) -> Store:
         """Open an existing sweep folder (for status and tables)."""
         folder = Path(folder)
+        refuse_link(folder / DB, "remove the link; a sweep folder holds only its own files")
         if not (folder / DB).is_file():
             raise UnitscopeError(
                 f"{str(folder)!r} is not a sweep folder (no {DB}); create one "
