@@ -17,6 +17,7 @@ from unitscope.studies._stats import (
     holm,
     holm_intervals,
     interval_verdict,
+    min_detectable,
     one_sided_p,
     pair_interval,
     t_interval,
@@ -125,6 +126,23 @@ def test_bootstrap_interval_covers_the_mean_and_is_reproducible():
     a = bootstrap_interval(v, np.mean, seed=5)
     b = bootstrap_interval(v, np.mean, seed=5)
     assert a == b and a.lo < np.mean(v) < a.hi and a.n == 12
+
+
+def test_min_detectable_effect_is_found_with_the_stated_power():
+    # simulate t-tests of 16 seeds whose true mean is the MDE of their SD: ~80% reject
+    rng = np.random.default_rng(0)
+    sd, n = 0.3, 16
+    seeds = np.linspace(-1, 1, n)
+    values = seeds / seeds.std(ddof=1) * sd  # SD exactly 0.3
+    mde = min_detectable(values)
+    assert mde == pytest.approx((stats.t.ppf(0.975, 15) + stats.t.ppf(0.8, 15)) * sd / 4, 1e-3)
+    draws = rng.normal(mde, sd, size=(4000, n))
+    power = (stats.ttest_1samp(draws, 0.0, axis=1).pvalue < 0.05).mean()
+    assert 0.76 < power < 0.84
+    # stricter alpha (Holm over m tests) or fewer seeds: a larger effect is needed
+    assert min_detectable(values, alpha=0.05 / 4) > mde
+    assert min_detectable(values[::4]) > mde
+    assert min_detectable([1.0]) == math.inf
 
 
 def test_holm_matches_the_step_down_definition():
