@@ -281,3 +281,27 @@ def test_cli_refuses_a_missing_meta_key(folder, saved, capsys):
     code, _, err = run(["compare", str(saved / "a"), str(folder)], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "meta.json has no 'unit_axes'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        ({"hidden": [10**30]}, "model_spec .* does not describe a model \\(.*Overflow"),
+        (
+            {"hidden": list(range(1, 10**4))},
+            r"the parameters do not fit model_spec \(missing \['hidden.10.bias', "
+            r"'hidden.10.weight', 'hidden.100.bias', 'hidden.100.weight', ... and 19990 more\], "
+            r"unexpected \[\]\)",
+        ),
+        (
+            {"hidden": [10**30], "activation": "x" * 1000},
+            r"model_spec \{.*\.\.\. does not describe",
+        ),
+        ({"in_features": "two"}, "does not describe a model"),
+    ],
+)
+def test_a_model_spec_of_no_model_is_one_short_line(spec, reason, folder):
+    edit(folder, meta=lambda d: d["model_spec"].update(spec))
+    with pytest.raises(UnitscopeError, match=reason) as err:
+        Recording.load(folder)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 600

@@ -114,7 +114,7 @@ def _check_axes(
             raise _bad(where, f"{name!r} must be a 1-D integer array, got {a.dtype} {_shape(a)}")
     steps, diverged = flat["steps"], flat["diverged"]
     if len(steps) == 0 or np.any(np.diff(steps) <= 0):
-        raise _bad(where, f"the checkpoint steps {steps.tolist()} are not increasing")
+        raise _bad(where, f"the checkpoint steps {_short(steps.tolist())} are not increasing")
     if len(diverged) == 0:
         raise _bad(where, "it holds no member ('diverged' is empty)")
     x, y = flat["probe/x"], flat["probe/y"]
@@ -131,7 +131,8 @@ def _check_axes(
     shape = ds.get("input_shape")
     if not isinstance(shape, list) or not all(type(n) is int for n in shape):
         raise _bad(
-            where, f"meta.json dataset 'input_shape' must be a list of integers, got {shape!r}"
+            where,
+            f"meta.json dataset 'input_shape' must be a list of integers, got {_short(shape)}",
         )
     if math.prod(shape) != math.prod(x.shape[1:]):
         raise _bad(
@@ -149,7 +150,8 @@ def _check_axes(
         if not isinstance(seeds, list) or len(seeds) != K:
             raise _bad(
                 where,
-                f"meta.json seeds {source!r} must list one seed per member ({K}), got {seeds!r}",
+                f"meta.json seeds {source!r} must list one seed per member ({K}), "
+                f"got {_short(seeds)}",
             )
     return len(steps), K, int(x.shape[0])
 
@@ -164,10 +166,23 @@ def _build(meta: dict[str, Any], where: str, K: int) -> Any:
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated, whatever the sizes
             return build(spec, members=K)
-    except UnitscopeError as err:
-        raise _bad(where, f"model_spec {spec} does not describe a model ({err})") from None
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise _bad(where, f"model_spec {spec} does not describe a model ({err})") from None
+    except (TypeError, ValueError, RuntimeError, OverflowError) as err:  # UnitscopeError too
+        reason = (str(err).splitlines() or [type(err).__name__])[0]  # torch's run many lines
+        raise _bad(
+            where, f"model_spec {_short(spec)} does not describe a model ({_short(reason)})"
+        ) from None
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    """``['a', 'b', ... and 7 more]``: a list of names that stays short."""
+    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
+    return "[" + ", ".join(repr(n) for n in names[:limit]) + more + "]"
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    """``value`` (its repr unless a string) cut to ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_model(
@@ -180,7 +195,8 @@ def _check_model(
     if missing or extra:
         raise _bad(
             where,
-            f"the parameters do not fit model_spec (missing {missing}, unexpected {extra})",
+            f"the parameters do not fit model_spec (missing {_names(missing)}, "
+            f"unexpected {_names(extra)})",
         )
     dtypes = {str(v.dtype) for v in found.values()}
     for name, shape in expected.items():
@@ -205,12 +221,17 @@ def _check_model(
         for name, a in model.unit_axes().items()
     }
     if meta["layers"] != list(axes):
-        raise _bad(where, f"meta.json layers {meta['layers']} are not model_spec's {list(axes)}")
+        raise _bad(
+            where,
+            f"meta.json layers {_short(meta['layers'])} are not model_spec's {_short(list(axes))}",
+        )
     if meta["unit_axes"] != axes:
         raise _bad(where, "meta.json unit_axes do not match model_spec")
     kinds = {n: ("conv" if n.startswith("conv") else "dense") for n in axes}
     if meta["layer_kind"] != kinds:
-        raise _bad(where, f"meta.json layer_kind {meta['layer_kind']} is not {kinds}")
+        raise _bad(
+            where, f"meta.json layer_kind {_short(meta['layer_kind'])} is not {_short(kinds)}"
+        )
     outputs = meta["dataset"].get("n_outputs")
     if outputs != model.spec["out_features"]:
         raise _bad(
