@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -197,4 +198,69 @@ def test_timeline_moves_feature_map_evolution(browser, pages):
     before = page.evaluate(SIGNATURE, "#fig-evolution-0 canvas")
     page.locator("#tl-slider").fill("0")
     assert page.evaluate(SIGNATURE, "#fig-evolution-0 canvas") != before
+    assert problems == []
+
+
+# Markup as it would look had the escaping ever slipped: an inline event handler, an inline
+# script and a style attribute, spliced into a written page.
+INJECTED = (
+    '<img src="x" onerror="window.pwnedByHandler = 1">'
+    "<script>window.pwnedByScript = 1</script>"
+    '<p id="styled" style="color: rgb(255, 0, 0)">styled</p>'
+)
+OLD_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+
+
+def splice(page: Path, out: Path, policy: str | None = None) -> Path:
+    """A copy of ``page`` with INJECTED at the top of <main> (and another policy if given)."""
+    html = page.read_text(encoding="utf-8").replace("<main>", "<main>" + INJECTED, 1)
+    if policy is not None:
+        html = re.sub(
+            r'(http-equiv="Content-Security-Policy" content=")[^"]*', r"\g<1>" + policy, html
+        )
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def test_injected_handlers_scripts_and_styles_are_refused_while_the_page_runs(
+    browser, pages, tmp_path
+):
+    page, problems = open_page(browser, splice(pages["evil"], tmp_path / "spliced.html"))
+    # the page's own script ran (open_page saw body[data-ready]) and drew its figure
+    assert page.locator("#fig-h canvas").count() >= 1
+    # its own style sheet applies
+    badge = page.evaluate(
+        "getComputedStyle(document.querySelector('.badge.v-refuted')).backgroundColor"
+    )
+    assert badge == "rgb(192, 57, 43)"
+    # the injected markup is in the page, and inert
+    assert page.locator("main > img[onerror]").count() == 1
+    assert page.evaluate("[window.pwnedByHandler, window.pwnedByScript]") == [None, None]
+    color = page.evaluate("getComputedStyle(document.getElementById('styled')).color")
+    assert color != "rgb(255, 0, 0)"
+    refused = [p for p in problems if "violates the following Content Security Policy" in p]
+    for what in ("inline event handler", "inline script", "inline style", "the image"):
+        assert any(what in p for p in refused), (what, problems)
+    blocked_image = f"request {(tmp_path / 'x').as_uri()}"  # reported, then refused (img-src)
+    assert set(problems) - set(refused) <= {blocked_image}
+
+
+def test_control_the_same_injection_runs_under_the_old_unsafe_inline_policy(
+    browser, pages, tmp_path
+):
+    page, _ = open_page(browser, splice(pages["evil"], tmp_path / "old.html", OLD_POLICY))
+    assert page.evaluate("[window.pwnedByHandler, window.pwnedByScript]") == [1, 1]
+    color = page.evaluate("getComputedStyle(document.getElementById('styled')).color")
+    assert color == "rgb(255, 0, 0)"
+
+
+def test_svg_export_of_a_large_heatmap_uses_no_inline_style(browser, tmp_path):
+    values = np.random.default_rng(0).random((60, 60))  # > 2500 cells: drawn as one image
+    doc = Document("big", [], [Section("s", [report.heatmap("h", values, caption="c")])])
+    report.write_report(doc, tmp_path / "big.html", results_path=tmp_path / "big.json")
+    page, problems = open_page(browser, tmp_path / "big.html")
+    with page.expect_download() as svg:
+        page.locator("#fig-h button.tool", has_text="SVG").click()
+    text = Path(svg.value.path()).read_text()
+    assert "<image " in text and 'image-rendering="pixelated"' in text and "style=" not in text
     assert problems == []

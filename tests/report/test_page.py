@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import zlib
@@ -67,6 +68,29 @@ def test_no_network_references_and_a_strict_policy():
     links = re.findall(r"href=(\S+?)[ >]", markup)
     assert links and all(link.startswith('"#') for link in links)
     assert not re.search(r"\ssrc=", markup)
+
+
+def sha256_source(text: str) -> str:
+    """A CSP hash source, written out by hand: 'sha256-' + base64 of the UTF-8 digest."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_the_policy_allows_only_the_page_own_script_and_style_by_hash():
+    html = report.render_html(evil_document())
+    policy = re.findall(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
+    assert len(policy) == 1
+    directives = dict(d.strip().split(" ", 1) for d in policy[0].split(";"))
+    assert "unsafe-inline" not in policy[0] and "unsafe-hashes" not in policy[0]
+    assert directives["default-src"] == "'none'"
+    # one script that runs (the data block has a type and never runs) and one style sheet
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    styles = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+    assert len(scripts) == 1 and len(styles) == 1 and "body.dataset.ready" in scripts[0]
+    assert directives["script-src"] == sha256_source(scripts[0])
+    assert directives["style-src"] == sha256_source(styles[0])
+    assert sha256_source(scripts[0] + " ") != directives["script-src"]  # any change is refused
+    # the policy refuses style attributes, so neither the page nor its script writes one
+    assert not re.search(r"\sstyle=", html)
 
 
 def test_every_user_string_is_escaped():

@@ -212,7 +212,7 @@
     }
     image(canvas, x, y, w, h) {
       this.parts.push('<image x="' + x + '" y="' + y + '" width="' + w + '" height="' + h +
-        '" preserveAspectRatio="none" style="image-rendering:pixelated" href="' +
+        '" preserveAspectRatio="none" image-rendering="pixelated" href="' +
         canvas.toDataURL("image/png") + '"/>');
     }
     text(x, y, s, o) {
