@@ -14,6 +14,7 @@ a :class:`StudyResult` of Findings (verdicts computed from numbers by the module
 ``feature_maps``     the CNN case: feature maps of one layer compute different things
 ``saddle``           a duplicated unit is a critical point; is it a saddle?
 ``init_scale``       lazy or condensed: the scale of the start decides whether units become alike
+``spawn``            copies of one run that differ in one source: is it only the initialization?
 ==================== ========================================================================
 """
 
@@ -36,6 +37,7 @@ NAMES = (
     "feature_maps",
     "saddle",
     "init_scale",
+    "spawn",
 )
 
 __all__ = ["NAMES", "SCALES", "FigureSpec", "Finding", "Scale", "StudyResult", "get", "run"]
