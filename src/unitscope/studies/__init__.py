@@ -15,6 +15,7 @@ a :class:`StudyResult` of Findings (verdicts computed from numbers by the module
 ``saddle``           a duplicated unit is a critical point; is it a saddle?
 ``init_scale``       lazy or condensed: the scale of the start decides whether units become alike
 ``spawn``            copies of one run that differ in one source: is it only the initialization?
+``rebasin``          the same units in another order: barriers before and after matching by width
 ==================== ========================================================================
 """
 
@@ -38,6 +39,7 @@ NAMES = (
     "saddle",
     "init_scale",
     "spawn",
+    "rebasin",
 )
 
 __all__ = ["NAMES", "SCALES", "FigureSpec", "Finding", "Scale", "StudyResult", "get", "run"]
