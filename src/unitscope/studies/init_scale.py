@@ -192,6 +192,32 @@ def run_grid(
     return grid, out
 
 
+def run_digits(
+    scale: Scale, result: StudyResult, progress: ProgressFn | None
+) -> dict[str, dict[str, Any]]:
+    """The same measures on digits (64 inputs, 10 classes), width 64, full batch: ten classes
+    need many more directions than the teacher's three. Only at ``full`` scale."""
+    if scale != "full":
+        return {}
+    base = config(
+        data={"name": "digits", "options": {"flatten": True}, "n_probe": 200},
+        optim={"name": "sgd", "lr": 0.2},
+        train={"steps": 1500, "n_checkpoints": 8},
+        seeds={"init": list(range(6))},
+    )
+    out = {}
+    for gain in (1e-3, 1e-2, 1.0):
+        c = Condition(gain, 64)
+        with part(result, f"digits {c.key}", progress):
+            rec = fit(_cfg(base, c))
+            out[c.key] = {
+                "steps": [int(s) for s in rec.steps],
+                "clusters": clusters_over_training(rec).T.tolist(),
+                "test_acc": rec.curves["test_acc"][:, -1].tolist(),
+            }
+    return out
+
+
 # ---- findings -------------------------------------------------------------------------------
 
 
@@ -448,15 +474,40 @@ def figures(grid: list[Condition], rows: dict[str, dict[str, Any]], alike: Verdi
     return figs
 
 
+def digits_figure(digits: dict[str, dict[str, Any]]) -> list[FigureSpec]:
+    if not digits:
+        return []
+    first = next(iter(digits.values()))
+    return [
+        FigureSpec(
+            "init_scale-digits",
+            "lines",
+            "Digits, width 64: distinct directions of the hidden units' incoming weights over "
+            "training, per gain of the start; one thin line per seed.",
+            {
+                "x": np.array(first["steps"], dtype=np.float64),
+                "series": {
+                    key.split(" width")[0]: np.array(row["clusters"]) for key, row in digits.items()
+                },
+                "x_label": "step",
+                "x_scale": "log1p",
+                "y_label": "distinct directions",
+            },
+            "Distinct directions on digits, per scale of the start",
+        )
+    ]
+
+
 def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResult:
     start = time.perf_counter()
     result = StudyResult(NAME, TITLE, QUESTION)
     grid, rows = run_grid(scale, result, progress)
-    result.numbers = {"conditions": rows, "teacher_units": TEACHER_UNITS}
+    digits = run_digits(scale, result, progress)
+    result.numbers = {"conditions": rows, "teacher_units": TEACHER_UNITS, "digits": digits}
     with part(result, "findings", progress):
         found = [finding_alike(grid, rows), finding_condensed(grid, rows), finding_lazy(grid, rows)]
         drop = finding_dropout(grid, rows)
         result.findings = found + ([drop] if drop else [])
-        result.figures = figures(grid, rows, found[0].verdict)
+        result.figures = figures(grid, rows, found[0].verdict) + digits_figure(digits)
     result.elapsed_s = time.perf_counter() - start
     return result
