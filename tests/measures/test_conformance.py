@@ -132,3 +132,57 @@ def test_unknown_measure_suggests_the_closest_name():
         UnitscopeError, match="unknown measure 'linear_kca'. Did you mean 'linear_cka'"
     ):
         get_measure("linear_kca")
+
+
+# -- scale and constants: every measure is scale-invariant and says when an input is constant --
+
+SCALES = [(1e200, 1e200), (1e-100, 1e-100), (1e-300, 1e-300), (1e200, 1e-300), (2.0**-1000, 1.0)]
+
+
+def _procrustes_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """Plain float64: centre, divide by the largest magnitude, nuclear norm over Frobenius norms."""
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    xc, yc = xc / np.abs(xc).max(), yc / np.abs(yc).max()
+    nuclear = np.linalg.svd(xc.T @ yc, compute_uv=False).sum()
+    return float(nuclear / (np.linalg.norm(xc) * np.linalg.norm(yc)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("sx", "sy"), SCALES)
+def test_extreme_scales_give_the_value_at_scale_one(name, sx, sy):
+    x, y = _pair(6, 40, 5, 7)
+    want = compute(name, x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow, no NaN, no spurious "constant" warning
+        got = compute(name, x * sx, y * sy)
+        swapped = compute(name, x * sy, y * sx)
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert swapped == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_procrustes_at_1e200_matches_a_plain_reference():
+    x, y = _pair(6, 40, 5, 7)
+    want = _procrustes_reference(x * 1e200, y * 1e200)
+    assert want == pytest.approx(_procrustes_reference(x, y), rel=1e-12)
+    assert compute("procrustes_similarity", x * 1e200, y * 1e200) == pytest.approx(want, rel=1e-12)
+
+
+def _constant(d: int, kind: str) -> np.ndarray:
+    """40 identical rows: zeros, or values whose computed column mean is off by rounding."""
+    row = 0.1 + 0.3 * np.arange(d)  # 0.1 is inexact: np.mean of 40 copies is not 0.1
+    scale = {"zeros": 0.0, "constant": 1.0, "constant 1e200": 1e200, "constant 1e-300": 1e-300}
+    return np.repeat(row[None, :] * scale[kind], 40, axis=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("kind", ["zeros", "constant", "constant 1e200", "constant 1e-300"])
+@pytest.mark.parametrize("side", ["x", "y", "both"])
+def test_constant_input_is_nan_with_one_kind_of_warning_naming_it(name, kind, side):
+    x, y = _pair(7, 40, 5, 3)
+    x = _constant(5, kind) if side in ("x", "both") else x
+    y = _constant(3, kind) if side in ("y", "both") else y
+    named = "x" if side == "both" else side
+    with pytest.warns(DegenerateInputWarning, match=rf"`{named}`.*\bconstant") as caught:
+        value = compute(name, x, y)
+    assert math.isnan(value)
+    assert all(issubclass(w.category, DegenerateInputWarning) for w in caught)  # no overflow

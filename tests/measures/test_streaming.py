@@ -8,6 +8,7 @@ import torch
 
 from unitscope._errors import UnitscopeError
 from unitscope.measures import (
+    DegenerateInputWarning,
     MinibatchCKA,
     StreamingMeasure,
     StreamingUnitCorrelation,
@@ -143,3 +144,74 @@ def test_streaming_errors():
     with pytest.raises(UnitscopeError, match="needs at least 2 samples, got 0"):
         StreamingUnitCorrelation().compute()
     assert compute("linear_cka", x, y) == linear_cka(x, y)
+
+
+# -- extreme scales: the moments keep one power-of-two scale per side across batches --------
+
+
+@pytest.mark.parametrize("name", sorted(ONE_SHOT))
+@pytest.mark.parametrize(("sx", "sy"), [(1e200, 1e200), (1e-300, 1e-300), (1e200, 1e-100)])
+def test_streaming_at_extreme_scales_equals_one_shot_at_scale_one(name, sx, sy):
+    x, y = _data(10, n=300)
+    acc = StreamingMeasure(name)
+    for s in _batches(300, 10):
+        acc.update(x[s] * sx, y[s] * sy)
+    assert acc.compute() == pytest.approx(ONE_SHOT[name](x, y), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(ONE_SHOT))
+def test_streaming_rescales_stored_moments_when_a_batch_is_far_larger(name):
+    """The first batches set the scale at 1e-150; a later one at 1e-100 shrinks the stored sums
+    by an exact power of two. Same data in one shot: the same value."""
+    x, y = _data(11, n=300)
+    x, y = x * 1e-100, y * 1e-100
+    x[:150] *= 1e-50
+    y[:150] *= 1e-50
+    acc = StreamingMeasure(name)
+    for s in (slice(0, 100), slice(100, 150), slice(150, 300)):
+        acc.update(x[s], y[s])
+    assert acc.compute() == pytest.approx(ONE_SHOT[name](x, y), rel=1e-9)
+
+
+def test_streaming_unit_correlation_at_1e200():
+    x, _ = _data(12, n=200)
+    acc = StreamingUnitCorrelation().update(x[:80] * 1e200).update(x[80:] * 1e200)
+    np.testing.assert_allclose(acc.compute(), unit_correlation(x), atol=1e-10)
+    np.testing.assert_allclose(unit_correlation(x * 1e-300), unit_correlation(x), atol=1e-12)
+    grows = x * 1e-100
+    grows[:80] *= 1e-50  # the second batch moves the scale: the stored moments shrink to follow
+    acc = StreamingUnitCorrelation().update(grows[:80]).update(grows[80:])
+    np.testing.assert_allclose(acc.compute(), unit_correlation(grows), atol=1e-10)
+
+
+@pytest.mark.parametrize(("sx", "sy"), [(1e200, 1e200), (1e-300, 1e-300), (1e-100, 1e200)])
+def test_minibatch_cka_at_extreme_scales(sx, sy):
+    x, y = _data(13, n=250, d1=5, d2=4)
+    plain, scaled = MinibatchCKA(), MinibatchCKA()
+    for s in (slice(0, 100), slice(100, 200), slice(200, 250)):
+        plain.update(x[s], y[s])
+        scaled.update(x[s] * sx, y[s] * sy)
+    assert scaled.compute() == pytest.approx(plain.compute(), rel=1e-9)
+
+
+def test_minibatch_cka_with_batches_of_different_scales():
+    """Per-batch HSIC terms come in each batch's own units (2^-333 and 2^-329 here); the sums
+    convert them exactly to common units."""
+    x, y = _data(14, n=200, d1=5, d2=4)
+    x[:100] *= 0.1  # a smaller first batch still counts (its terms ~1e-4 of the second's)
+    plain = MinibatchCKA().update(x[:100], y[:100]).update(x[100:], y[100:])
+    scaled = MinibatchCKA().update(x[:100] * 1e-100, y[:100] * 1e200)
+    scaled.update(x[100:] * 1e-100, y[100:] * 1e200)
+    assert scaled.compute() == pytest.approx(plain.compute(), rel=1e-9)
+    second = MinibatchCKA().update(x[100:], y[100:]).compute()
+    assert plain.compute() != pytest.approx(second, rel=1e-6)  # the first batch mattered
+
+
+@pytest.mark.parametrize("name", sorted(ONE_SHOT))
+def test_a_constant_stream_is_nan_with_a_warning(name):
+    acc = StreamingMeasure(name)
+    y = _data(15, n=60)[1]
+    for s in (slice(0, 20), slice(20, 60)):
+        acc.update(np.full((s.stop - s.start, 3), 0.1), y[s])
+    with pytest.warns(DegenerateInputWarning, match=r"`x`.*\bconstant|rank 0"):
+        assert np.isnan(acc.compute())

@@ -18,7 +18,14 @@ import numpy as np
 from .._errors import UnitscopeError
 from ._registry import check_options, get_measure
 from ._units import unit_groups
-from ._validate import DegenerateInputWarning, check_finite, choice, to_numpy
+from ._validate import (
+    DegenerateInputWarning,
+    check_finite,
+    choice,
+    column_means,
+    rescaled_slices,
+    to_numpy,
+)
 
 
 def apply_measure(name: str, x: Any, y: Any, **options: Any) -> np.ndarray:
@@ -52,6 +59,12 @@ def apply_measure(name: str, x: Any, y: Any, **options: Any) -> np.ndarray:
             f"`x` and `y` must have the same number of samples (axis -2), "
             f"got {xa.shape[-2]} and {ya.shape[-2]}."
         )
+    for a, label in ((xa, "x"), (ya, "y")):
+        if a.shape[-2] < 2 or a.shape[-1] < 1:
+            raise UnitscopeError(
+                f"`{label}` needs at least 2 samples (axis -2) and 1 unit (axis -1), got shape "
+                f"{a.shape}."
+            )
     if name == "linear_cka" and options.get("method", "auto") == "auto":
         return _linear_cka_batched(xa, ya, lead)
     xb, yb = np.broadcast_to(xa, lead + xa.shape[-2:]), np.broadcast_to(ya, lead + ya.shape[-2:])
@@ -63,8 +76,9 @@ def apply_measure(name: str, x: Any, y: Any, **options: Any) -> np.ndarray:
 
 def _linear_cka_batched(xa: np.ndarray, ya: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
     """Self terms once per distinct slice, cross terms per broadcast element."""
-    xc = xa - xa.mean(axis=-2, keepdims=True, dtype=np.float64)  # (..., n, d1)
-    yc = ya - ya.mean(axis=-2, keepdims=True, dtype=np.float64)  # (..., n, d2)
+    xa, ya = rescaled_slices(xa), rescaled_slices(ya)  # exact powers of two, as linear_cka does
+    xc = xa - column_means(xa)  # (..., n, d1); constant columns become exact zeros
+    yc = ya - column_means(ya)  # (..., n, d2)
     nx, ny = _self_norm(xc), _self_norm(yc)  # (...x), (...y): ‖X̃ᵀX̃‖_F
     nxb, nyb = np.broadcast_to(nx, lead), np.broadcast_to(ny, lead)
     xb, yb = np.broadcast_to(xc, lead + xc.shape[-2:]), np.broadcast_to(yc, lead + yc.shape[-2:])
@@ -117,7 +131,7 @@ def unit_summary(
     """
     a = _batch_array(acts, "acts")
     lead = a.shape[:-2]
-    centred = a - a.mean(axis=-2, keepdims=True, dtype=np.float64)  # (..., n, U)
+    centred = a - column_means(a)  # (..., n, U); constant units become exact zeros
     s = np.linalg.svd(centred, compute_uv=False)  # (..., min(n, U))
     total = s.sum(axis=-1)
     if np.any(total == 0.0):

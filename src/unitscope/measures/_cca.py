@@ -128,7 +128,8 @@ def svcca_similarity(
     )
     (ux, sx, _), (uy, sy, _), n = bases(x, y)
     if ux.shape[1] == 0 or uy.shape[1] == 0:
-        return degenerate(f"SVCCA is undefined: `{'x' if ux.shape[1] == 0 else 'y'}` has rank 0")
+        which = "x" if ux.shape[1] == 0 else "y"
+        return degenerate(f"SVCCA is undefined: `{which}` has rank 0 (constant over samples)")
     kx = _n_kept(sx, keep_f, n_components, "x")
     ky = _n_kept(sy, keep_f, n_components, "y")
     _check_ranks(kx, ky, n)

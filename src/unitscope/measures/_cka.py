@@ -13,7 +13,7 @@ import numpy as np
 
 from .._errors import UnitscopeError
 from ._moments import CrossMoments, centred_row_norms
-from ._validate import centred, check_finite, choice, degenerate, paired, positive
+from ._validate import centred, choice, degenerate, paired, positive, rescaled
 
 _METHODS = ("auto", "feature", "gram")
 
@@ -44,14 +44,12 @@ def linear_cka(x: Any, y: Any, *, method: str = "auto") -> float:
     >>> round(linear_cka(x, 3 * x @ q + 1), 12)
     1.0
     """
-    xa, ya = paired(x, y, float64=False, finite=False)
+    xa, ya = paired(x, y, float64=False, finite=False, rescale=False)  # the routes do both
     if _feature(method, xa.shape[0], xa.shape[1] + ya.shape[1]):
         mom = CrossMoments()
-        mom.update([xa], [ya])  # checks NaN/inf on the column sums it computes anyway
+        mom.update([xa], [ya])  # checks NaN/inf and scales into range on its column passes
         return cka_from_products(mom.xx[0], mom.yy[0], mom.xy)
-    check_finite(xa, "x")
-    check_finite(ya, "y")
-    xc, yc = centred(np.asarray(xa, np.float64)), centred(np.asarray(ya, np.float64))
+    xc, yc = (centred(np.asarray(rescaled(a, name=n)[0], np.float64)) for a, n in _named(xa, ya))
     return cka_from_grams(xc @ xc.T, yc @ yc.T)
 
 
@@ -80,29 +78,42 @@ def debiased_linear_cka(x: Any, y: Any, *, method: str = "auto") -> float:
     1.0
     """
     xa, ya = paired(
-        x, y, min_rows=4, float64=False, purpose=" for the unbiased HSIC estimator", finite=False
+        x,
+        y,
+        min_rows=4,
+        float64=False,
+        purpose=" for the unbiased HSIC estimator",
+        finite=False,
+        rescale=False,  # unbiased_hsic_terms checks and scales on its own passes
     )
-    return ratio_unbiased(*unbiased_hsic_terms(xa, ya, method=method), xa.shape[0])
+    hxy, hxx, hyy, _ = unbiased_hsic_terms(xa, ya, method=method)
+    return ratio_unbiased(hxy, hxx, hyy, xa.shape[0])
 
 
 def unbiased_hsic_terms(
     xa: np.ndarray, ya: np.ndarray, *, method: str = "auto"
-) -> tuple[float, float, float]:
-    """``(HSIC_u(K, L), HSIC_u(K, K), HSIC_u(L, L))`` of linear kernels on validated arrays."""
+) -> tuple[float, float, float, tuple[int, int]]:
+    """``(HSIC_u(K, L), HSIC_u(K, K), HSIC_u(L, L), (e_x, e_y))`` of linear kernels.
+
+    The terms are those of ``xa · 2^-e_x`` and ``ya · 2^-e_y``, each side scaled into range
+    (:func:`~._validate.rescaled`), so they are finite for data of any magnitude; multiply
+    ``HSIC_u(K, L)`` by ``2^(2 e_x + 2 e_y)`` (and so on) for the terms of the raw data.
+    """
     if _feature(method, xa.shape[0], xa.shape[1] + ya.shape[1]):
         mom = CrossMoments()
-        mom.update([xa], [ya])
-        k, l = centred_row_norms(xa, mom.mean_x), centred_row_norms(ya, mom.mean_y)
+        mom.update([xa], [ya])  # checks NaN/inf, scales into range
+        ex, ey = mom.exp_x[0], mom.exp_y[0]
+        k, l = centred_row_norms(xa, mom.mean_x, ex), centred_row_norms(ya, mom.mean_y, ey)
         return (
             _hsic_u_feature(_sq(mom.xy), k, l),
             _hsic_u_feature(_sq(mom.xx[0]), k, k),
             _hsic_u_feature(_sq(mom.yy[0]), l, l),
+            (ex, ey),
         )
-    check_finite(xa, "x")
-    check_finite(ya, "y")
-    xc, yc = centred(np.asarray(xa, np.float64)), centred(np.asarray(ya, np.float64))
+    (xs, ex), (ys, ey) = (rescaled(a, name=n) for a, n in _named(xa, ya))
+    xc, yc = centred(np.asarray(xs, np.float64)), centred(np.asarray(ys, np.float64))
     kx, ly = xc @ xc.T, yc @ yc.T  # (n, n), (n, n)
-    return hsic_unbiased(kx, ly), hsic_unbiased(kx, kx), hsic_unbiased(ly, ly)
+    return hsic_unbiased(kx, ly), hsic_unbiased(kx, kx), hsic_unbiased(ly, ly), (ex, ey)
 
 
 def rbf_cka(
@@ -135,12 +146,15 @@ def rbf_cka(
     >>> round(rbf_cka(x, x + 7.0), 12)  # translation leaves every distance unchanged
     1.0
     """
-    xa, ya = paired(x, y, min_rows=4 if debiased else 2)
+    # scaled into range with the absolute bandwidths, so that an absolute `sigma` keeps its meaning
+    xa, ya = paired(x, y, min_rows=4 if debiased else 2, rescale=False)
     positive("sigma_factor", sigma_factor)
     sx, sy = (None, None) if sigma is None else _pair_of_sigmas(sigma)
+    (xa, ex), (ya, ey) = rescaled(xa), rescaled(ya)
+    sx, sy = (None if s is None else math.ldexp(s, -e) for s, e in ((sx, ex), (sy, ey)))
     dx, dy = _sq_distances(xa), _sq_distances(ya)
     kx = _rbf_gram(dx, sx, sigma_factor, "x")
-    ky = _rbf_gram(dy, sy, sigma_factor, "y")
+    ky = None if kx is None else _rbf_gram(dy, sy, sigma_factor, "y")  # one warning, as elsewhere
     if kx is None or ky is None:
         return math.nan
     return cka_from_grams(kx, ky, debiased=debiased)
@@ -210,6 +224,10 @@ def _sq(a: np.ndarray) -> float:
     return float(np.vdot(a, a))
 
 
+def _named(xa: np.ndarray, ya: np.ndarray) -> tuple[tuple[np.ndarray, str], ...]:
+    return (xa, "x"), (ya, "y")
+
+
 def _feature(method: str, n: int, width: int) -> bool:
     choice("method", method, _METHODS)
     return method == "feature" or (method == "auto" and n > width)
@@ -226,6 +244,9 @@ def _sq_distances(x: np.ndarray) -> np.ndarray:
 
 
 def _rbf_gram(d2: np.ndarray, sigma: float | None, factor: float, name: str) -> np.ndarray | None:
+    if not d2.any():  # every squared distance is 0: the kernel is constant, whatever σ
+        degenerate(f"RBF CKA is 0/0: `{name}` is constant over samples")
+        return None
     if sigma is None:
         med = float(np.median(d2[np.triu_indices(d2.shape[0], 1)]))
         if med == 0.0:

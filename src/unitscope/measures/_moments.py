@@ -16,17 +16,25 @@ Within one batch the centred products come from one of two routes:
 - the centring route: the data are centred in row chunks of about 32 MB (memory independent of
   the batch size) and the products of the centred chunks are summed. Float32 input always takes
   this route (the cast to float64 is the centring pass).
+
+A constant column gets exactly its value as mean (so it contributes exact zeros), and each array
+is stored scaled by a power of two ``2^-e`` chosen from the running maximum of its magnitudes
+(:func:`~._validate.scale_exponent`): data of magnitude 1e200 or 1e-200 keep their products in
+float64's range. When a later batch raises the maximum past the range, the stored moments of that
+array are scaled down by the exact power of two. Every measure computed from the moments is
+invariant to these scales; ``exp_x[i]`` / ``exp_y[j]`` say what they are.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._errors import UnitscopeError
-from ._validate import check_finite, precision
+from ._validate import check_finite, precision, scale_exponent
 
 _CHUNK_ELEMENTS = 1 << 22  # float64 elements per centred chunk buffer (32 MB)
 _MAX_LOSS = 1e-3  # raw route only while every column keeps variance ≥ 1e-3 × its raw moment
@@ -56,7 +64,8 @@ class CrossMoments:
     ``X̃_iᵀX̃_i``, ``yy[j]`` is ``Ỹ_jᵀỸ_j`` and ``cross(i, j)`` is ``X̃_iᵀỸ_j``, all in float64
     and centred on the means of everything seen so far. With ``ys=None`` the second side is the
     first one (a model compared with itself). ``eps_x[i]`` is the unit roundoff of the least
-    precise dtype array i arrived in (float32 data carry only float32 precision).
+    precise dtype array i arrived in (float32 data carry only float32 precision). The moments of
+    array i are those of ``X_i · 2^-exp_x[i]`` (see the module docstring).
     """
 
     def __init__(self) -> None:
@@ -71,6 +80,10 @@ class CrossMoments:
         self.xy = np.zeros((0, 0))
         self.eps_x: list[float] = []
         self.eps_y: list[float] = []
+        self.exp_x: list[int] = []
+        self.exp_y: list[int] = []
+        self._peak_x: list[float] = []
+        self._peak_y: list[float] = []
 
     def update(self, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None) -> None:
         """Add a batch: ``xs[i]`` is (m, dx_i) and ``ys[j]`` is (m, dy_j), rows paired."""
@@ -83,11 +96,14 @@ class CrossMoments:
         self.eps_x = [max(e, precision(a)) for e, a in zip(self.eps_x, xs)]
         if not self.same and ys is not None:
             self.eps_y = [max(e, precision(b)) for e, b in zip(self.eps_y, ys)]
-        self._merge(_batch_products(list(xs), None if ys is None else list(ys)))
+        xs_in, mx = self._scaled(xs, "x")
+        ys_in, my = (None, mx) if ys is None else self._scaled(ys, "y")
+        self._merge(_batch_products(xs_in, ys_in, mx, my))
 
     def data_noise(self, i: int, j: int) -> tuple[float, float]:
-        """``½ ε_in ‖X_i‖_F`` and ``½ ε_in ‖Y_j‖_F`` of the raw data: how far storing them in
-        their dtype can move a singular value (Weyl), used as a rank tolerance."""
+        """``½ ε_in ‖X_i‖_F`` and ``½ ε_in ‖Y_j‖_F`` of the raw data (in the units of the stored
+        moments): how far storing them in their dtype can move a singular value (Weyl), used as
+        a rank tolerance."""
         out = []
         for eps, blocks, mean, dims, k in (
             (self.eps_x[i], self.xx, self.mean_x, self.dims_x, i),
@@ -97,6 +113,45 @@ class CrossMoments:
             raw_sq = float(np.trace(blocks[k])) + self.n * float(mu @ mu)
             out.append(0.5 * eps * np.sqrt(raw_sq))
         return out[0], out[1]
+
+    def _scaled(
+        self, arrays: Sequence[np.ndarray], side: str
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each array times ``2^-e`` (e from the running peak; the stored moments follow e) and
+        the concatenated column means of the scaled arrays, exact for constant columns.
+
+        One pass each for the column minima, maxima and sums; raises on NaN/inf.
+        """
+        peaks, exps = (self._peak_x, self.exp_x) if side == "x" else (self._peak_y, self.exp_y)
+        out, means = [], []
+        for k, a in enumerate(arrays):
+            low, high = a.min(axis=0), a.max(axis=0)  # (d,), (d,)
+            peak = max(float(high.max()), -float(low.min()))
+            if not math.isfinite(peak):
+                check_finite(a, side)  # raises, counting the bad values
+            peaks[k] = max(peaks[k], peak)
+            e = scale_exponent(peaks[k])
+            if e != exps[k]:  # e only grows: the stored moments shrink by an exact power of 2
+                self._rescale(side, k, exps[k] - e)
+                exps[k] = e
+            a = np.ldexp(a, -e) if e else a
+            # one BLAS pass (gemv) is the cheapest float64 column sum; else accumulate in float64
+            sums = np.ones(a.shape[0]) @ a if a.dtype == np.float64 else a.sum(0, dtype=np.float64)
+            exact = np.ldexp(low, -e).astype(np.float64)  # a constant column's own value
+            means.append(np.where(high == low, exact, sums / a.shape[0]))  # (d,)
+            out.append(a)
+        return out, np.concatenate(means)
+
+    def _rescale(self, side: str, k: int, shift: int) -> None:
+        """Multiply the stored mean and moments of array k of ``side`` by ``2^shift``."""
+        sl = _slices(self.dims_x if side == "x" else self.dims_y)[k]
+        mean, blocks = (self.mean_x, self.xx) if side == "x" else (self.mean_y, self.yy)
+        mean[sl] = np.ldexp(mean[sl], shift)  # in place: mean_y may be mean_x
+        blocks[k] = np.ldexp(blocks[k], 2 * shift)
+        if side == "x" or self.same:
+            self.xy[sl, :] = np.ldexp(self.xy[sl, :], shift)
+        if side == "y" or self.same:
+            self.xy[:, sl] = np.ldexp(self.xy[:, sl], shift)
 
     def cross(self, i: int, j: int) -> np.ndarray:
         """``X̃_iᵀỸ_j`` (dx_i, dy_j)."""
@@ -113,6 +168,9 @@ class CrossMoments:
         self.xy = np.zeros((len(self.mean_x), len(self.mean_y)))
         self.eps_x = [0.0] * len(self.dims_x)
         self.eps_y = self.eps_x if self.same else [0.0] * len(self.dims_y)
+        self.exp_x, self._peak_x = [0] * len(self.dims_x), [0.0] * len(self.dims_x)
+        self.exp_y = self.exp_x if self.same else [0] * len(self.dims_y)
+        self._peak_y = self._peak_x if self.same else [0.0] * len(self.dims_y)
 
     def _check_dims(self, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray] | None) -> None:
         got_x = [a.shape[1] for a in xs]
@@ -154,23 +212,10 @@ def _slices(dims: list[int]) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:])]
 
 
-def _means(arrays: list[np.ndarray], name: str) -> np.ndarray:
-    """Column means of each array, concatenated (float64); raises on NaN/inf."""
-    out = []
-    for a in arrays:
-        if a.dtype == np.float64:  # one BLAS pass (gemv) is the cheapest column sum
-            s = np.ones(a.shape[0]) @ a  # (d,)
-        else:  # lower precision: accumulate in float64
-            s = a.sum(axis=0, dtype=np.float64)  # (d,)
-        if not np.isfinite(s).all():
-            check_finite(a, name)
-        out.append(s / a.shape[0])
-    return np.concatenate(out)
-
-
-def _batch_products(xs: list[np.ndarray], ys: list[np.ndarray] | None) -> _Batch:
-    mx = _means(xs, "x")
-    my = mx if ys is None else _means(ys, "y")
+def _batch_products(
+    xs: list[np.ndarray], ys: list[np.ndarray] | None, mx: np.ndarray, my: np.ndarray
+) -> _Batch:
+    """Centred products of one batch about its column means ``mx`` (Dx,) and ``my`` (Dy,)."""
     if all(a.dtype == np.float64 for a in [*xs, *(ys or [])]):
         raw = _raw_route(xs, ys, mx, my)
         if raw is not None:
@@ -233,11 +278,13 @@ def _centring_route(
     return _Batch(m, mx, my, xx, yy, xy)
 
 
-def centred_row_norms(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Squared norms ``‖x_i − μ‖²`` of every row, chunk by chunk (n,) in float64."""
+def centred_row_norms(x: np.ndarray, mean: np.ndarray, exp: int = 0) -> np.ndarray:
+    """Squared norms ``‖x_i 2^-exp − μ‖²`` of every row, chunk by chunk (n,) in float64:
+    with ``mean`` and ``exp`` of :class:`CrossMoments`, in the units of its moments."""
     out = np.empty(x.shape[0])
     step = chunk_rows(x.shape[1])
     for lo in range(0, x.shape[0], step):
-        c = np.subtract(x[lo : lo + step], mean, dtype=np.float64)  # (m, d)
+        chunk = x[lo : lo + step]
+        c = np.subtract(np.ldexp(chunk, -exp) if exp else chunk, mean, dtype=np.float64)  # (m, d)
         out[lo : lo + step] = np.einsum("ij,ij->i", c, c)
     return out

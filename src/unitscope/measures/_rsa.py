@@ -13,7 +13,7 @@ import numpy as np
 from scipy.spatial.distance import pdist
 from scipy.stats import rankdata
 
-from ._validate import choice, degenerate, int_in_range, matrix, paired
+from ._validate import centred, choice, degenerate, int_in_range, matrix, paired
 
 _RDM_METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 _COMPARE = ("spearman", "pearson")
@@ -71,13 +71,14 @@ def rsa_similarity(
     if not (_check_rows(xa, rdm_metric, "x") and _check_rows(ya, rdm_metric, "y")):
         return np.nan
     dx, dy = pdist(xa, metric=rdm_metric), pdist(ya, metric=rdm_metric)
+    for d, name in ((dx, "x"), (dy, "y")):
+        if d.min() == d.max():  # exact: the mean of equal values need not equal them
+            what = "constant over samples" if _constant(xa if name == "x" else ya) else "constant"
+            return degenerate(f"RSA is undefined: the RDM of `{name}` is {what}")
     if compare == "spearman":
         dx, dy = rankdata(dx), rankdata(dy)
     dx, dy = dx - dx.mean(), dy - dy.mean()
-    nx, ny = float(np.linalg.norm(dx)), float(np.linalg.norm(dy))
-    if nx == 0.0 or ny == 0.0:
-        return degenerate(f"RSA is undefined: the RDM of `{'x' if nx == 0 else 'y'}` is constant")
-    return float(dx @ dy) / (nx * ny)
+    return float(dx @ dy) / float(np.linalg.norm(dx) * np.linalg.norm(dy))
 
 
 def mutual_knn_similarity(x: Any, y: Any, *, k: int = 10, metric: str = "cosine") -> float:
@@ -105,6 +106,12 @@ def mutual_knn_similarity(x: Any, y: Any, *, k: int = 10, metric: str = "cosine"
     choice("metric", metric, ("cosine", "euclidean"))
     xa, ya = paired(x, y)
     k = int_in_range("k", k, 1, xa.shape[0] - 1)
+    for a, name in ((xa, "x"), (ya, "y")):
+        if _constant(a):
+            return degenerate(
+                f"mutual k-NN is undefined: `{name}` is constant over samples (every sample is "
+                "equally near every other)"
+            )
     nx, ny = _neighbours(xa, k, metric, "x"), _neighbours(ya, k, metric, "y")
     if nx is None or ny is None:
         return np.nan
@@ -129,11 +136,16 @@ def _neighbours(a: np.ndarray, k: int, metric: str, name: str) -> np.ndarray | N
         u = a / norms[:, None]
         score = -(u @ u.T)  # (n, n): smaller is nearer
     else:
-        a = a - a.mean(axis=0)  # distances are translation invariant; centring avoids cancellation
+        a = centred(a)  # distances are translation invariant; centring avoids cancellation
         sq = np.einsum("ij,ij->i", a, a)
         score = sq[:, None] + sq[None, :] - 2.0 * (a @ a.T)  # (n, n) squared distances
     np.fill_diagonal(score, np.inf)
     return np.argsort(score, axis=1, kind="stable")[:, :k]
+
+
+def _constant(a: np.ndarray) -> bool:
+    """Every row equal to the first (the representation does not vary over samples)."""
+    return bool(np.all(a.min(axis=0) == a.max(axis=0)))
 
 
 def _check_rows(a: np.ndarray, metric: str, name: str) -> bool:

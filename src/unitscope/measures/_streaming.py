@@ -110,7 +110,8 @@ class StreamingMeasure:
 
     def update(self, x: Any, y: Any) -> StreamingMeasure:
         """Add a batch: ``x`` (m, d1) and ``y`` (m, d2) with paired rows. Returns ``self``."""
-        xa, ya = paired(x, y, min_rows=1, float64=False, finite=False)  # moments check NaN
+        # the moments check NaN and keep one scale per side across batches
+        xa, ya = paired(x, y, min_rows=1, float64=False, finite=False, rescale=False)
         self._moments.update([xa], [ya])
         return self
 
@@ -170,6 +171,11 @@ class MinibatchCKA:
     batches it estimates the same population quantity but is not equal to it (use
     :class:`StreamingMeasure` for the exact full-dataset linear CKA).
 
+    Each batch's terms come scaled into range (:func:`unbiased_hsic_terms`); the sums are kept
+    in units ``2^-E_x``, ``2^-E_y`` with E the largest exponent seen, so data of any magnitude
+    (1e200 or 1e-200) give the same value, and a batch far smaller than the others adds the
+    negligible amount it should.
+
     >>> import numpy as np
     >>> from unitscope.measures import debiased_linear_cka
     >>> rng = np.random.default_rng(0)
@@ -179,13 +185,22 @@ class MinibatchCKA:
     """
 
     def __init__(self) -> None:
-        self.reset()
+        self._sums = np.zeros(3)  # HSIC_u (xy, xx, yy) summed over batches
+        self._exp: tuple[int, int] | None = None  # (E_x, E_y): the sums' units
+        self.n_batches = 0
+        self.n_samples = 0
 
     def update(self, x: Any, y: Any) -> MinibatchCKA:
         """Add one minibatch ``x`` (m, d1), ``y`` (m, d2), m ≥ 4. Returns ``self``."""
-        xa, ya = paired(x, y, min_rows=4, float64=False, purpose=" per minibatch")
-        hxy, hxx, hyy = unbiased_hsic_terms(xa, ya)
-        self._sums += (hxy, hxx, hyy)
+        xa, ya = paired(
+            x, y, min_rows=4, float64=False, purpose=" per minibatch", finite=False, rescale=False
+        )
+        hxy, hxx, hyy, (ex, ey) = unbiased_hsic_terms(xa, ya)  # of x·2^-ex and y·2^-ey
+        old = self._exp or (ex, ey)
+        to = (max(old[0], ex), max(old[1], ey))  # the sums only ever shrink into new units
+        terms = np.array([hxy, hxx, hyy])
+        self._sums = _to_units(self._sums, *old, *to) + _to_units(terms, ex, ey, *to)
+        self._exp = to
         self.n_batches += 1
         self.n_samples += xa.shape[0]
         return self
@@ -200,5 +215,16 @@ class MinibatchCKA:
     def reset(self) -> None:
         """Forget every batch."""
         self._sums = np.zeros(3)
+        self._exp = None
         self.n_batches = 0
         self.n_samples = 0
+
+
+def _to_units(terms: np.ndarray, ex: int, ey: int, to_x: int, to_y: int) -> np.ndarray:
+    """HSIC terms (xy, xx, yy) of ``x·2^-ex``, ``y·2^-ey`` as those of ``x·2^-to_x``, ``y·2^-to_y``.
+
+    HSIC(K, L) is linear in each kernel and a linear kernel is quadratic in its data, so the xy
+    term scales by ``2^(2(ex − to_x) + 2(ey − to_y))``, xx by ``2^(4(ex − to_x))``, yy likewise.
+    """
+    dx, dy = ex - to_x, ey - to_y
+    return np.ldexp(terms, [2 * dx + 2 * dy, 4 * dx, 4 * dy])

@@ -49,8 +49,8 @@ def unit_correlation(x: Any, y: Any = None) -> np.ndarray:
     array([[1., 1.],
            [1., 1.]])
     """
-    xa = centred(matrix(x, "x"))
-    ya = xa if y is None else centred(matrix(y, "y"))
+    xa = centred(matrix(x, "x", rescale=True))  # correlations ignore scale: keep it in range
+    ya = xa if y is None else centred(matrix(y, "y", rescale=True))
     if ya.shape[0] != xa.shape[0]:
         raise UnitscopeError(
             f"`x` and `y` must have the same number of rows (paired samples), "
@@ -123,7 +123,7 @@ def effective_rank(x: Any, *, center: bool = True) -> float:
     >>> round(effective_rank(np.diag([2.0, 2.0, 2.0, 0.0]), center=False), 12)
     3.0
     """
-    xa = matrix(x, "x", min_rows=1)
+    xa = matrix(x, "x", min_rows=1, rescale=True)
     s = np.linalg.svd(centred(xa) if center else xa, compute_uv=False)
     total = float(s.sum())
     if total == 0.0:
@@ -148,7 +148,7 @@ def participation_ratio(x: Any) -> float:
     >>> round(participation_ratio(x @ np.diag([1.0, 1e-9, 1e-9])), 6)
     1.0
     """
-    xa = matrix(x, "x")
+    xa = matrix(x, "x", rescale=True)
     lam = np.linalg.svd(centred(xa), compute_uv=False) ** 2  # ∝ covariance eigenvalues
     sq = float((lam * lam).sum())
     if sq == 0.0:
@@ -176,7 +176,7 @@ def unit_groups(x: Any, *, threshold: float = 0.99) -> np.ndarray:
     [0, 1, 0]
     """
     t = in_unit_interval("threshold", threshold, low_open=True, high_open=False)
-    xa = centred(matrix(x, "x"))
+    xa = centred(matrix(x, "x", rescale=True))
     norms = np.linalg.norm(xa, axis=0)
     live = norms > 0
     adj = np.zeros((xa.shape[1], xa.shape[1]), dtype=bool)

@@ -2,6 +2,18 @@
 
 Every measure accepts numpy arrays and torch tensors (any device, any real dtype) and converts
 them here. Scalar results are Python floats; matrix results are float64 numpy arrays.
+
+Two numerical guards live here, so that every measure gets them once:
+
+- **scale**: the layer measures are invariant to scaling either input, but their products are
+  not: ``‖X̃ᵀX̃‖_F`` grows as ``|x|⁴``, which overflows float64 for ``|x| ≈ 1e77`` and underflows
+  for ``|x| ≈ 1e-77``. An input whose largest magnitude lies outside ``[2⁻¹²⁸, 2¹²⁸]`` is
+  multiplied by the power of two that brings it into ``[½, 1)`` (:func:`rescaled`). Multiplying
+  by a power of two is exact, so the measure's value is unchanged.
+- **constants**: centring a constant column on its computed mean leaves rounding residue
+  (~1e-17), which a normalized measure would blow up into a signal. :func:`column_means` gives a
+  constant column exactly its value, so centred constants are exact zeros and every measure
+  sees a constant input as constant.
 """
 
 from __future__ import annotations
@@ -63,18 +75,80 @@ def precision(arr: np.ndarray) -> float:
     return max(float(np.finfo(arr.dtype).eps), EPS64) if arr.dtype.kind == "f" else EPS64
 
 
-def check_finite(arr: np.ndarray, name: str) -> None:
-    """Raise when ``arr`` holds NaN or infinite values (one summing pass, no large temporary)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(arr, dtype=np.float64)
-    if math.isfinite(total):
-        return
+def check_finite(arr: np.ndarray, name: str) -> float:
+    """Raise when ``arr`` holds NaN or infinite values; else return its largest magnitude.
+
+    Two reducing passes (max and min), no temporary the size of ``arr``, no overflow.
+    """
+    if arr.size == 0:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        peak = max(float(np.max(arr)), -float(np.min(arr)))
+    if math.isfinite(peak):
+        return peak
     bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-    if bad:
-        raise UnitscopeError(
-            f"`{name}` contains {bad} NaN or infinite value(s); drop or impute them first."
-        )
-    raise UnitscopeError(f"`{name}` has values so large that their sum overflows float64; rescale.")
+    raise UnitscopeError(
+        f"`{name}` contains {bad} NaN or infinite value(s); drop or impute them first."
+    )
+
+
+# Inputs whose largest magnitude lies in [2^-SAFE, 2^SAFE] are used as they are: their fourth
+# powers, times n² d² up to 2^66, stay far inside float64's range. float32 data always do.
+SAFE_EXPONENT = 128
+
+
+def scale_exponent(peak: float) -> int:
+    """``e`` such that ``x · 2^-e`` has its largest magnitude in [½, 1), or 0 when ``peak`` (the
+    largest magnitude) is 0 or within ``[2^-128, 2^128]`` already.
+
+    Non-decreasing in ``peak``, so a running maximum never asks to scale stored sums up.
+
+    >>> scale_exponent(3.0), scale_exponent(1e200), scale_exponent(1e-300)
+    (0, 665, -996)
+    """
+    if peak == 0.0 or 2.0**-SAFE_EXPONENT <= peak <= 2.0**SAFE_EXPONENT:
+        return 0
+    return int(math.frexp(peak)[1])
+
+
+def rescaled(arr: np.ndarray, peak: float | None = None, name: str = "x") -> tuple[np.ndarray, int]:
+    """``(arr · 2^-e, e)`` with ``e = scale_exponent(peak)``; ``arr`` itself (no copy) when e = 0.
+
+    The product is exact (a power of two), so every scale-invariant measure is unchanged.
+
+    >>> import numpy as np
+    >>> x = np.array([[1e200, -3e199], [0.0, 5e199]])
+    >>> y, e = rescaled(x)
+    >>> e, bool(0.5 <= np.abs(y).max() < 1), bool(np.all(np.ldexp(y, e) == x))  # exact
+    (665, True, True)
+    """
+    e = scale_exponent(check_finite(arr, name) if peak is None else peak)
+    return (np.ldexp(arr, -e), e) if e else (arr, 0)
+
+
+def rescaled_slices(a: np.ndarray) -> np.ndarray:
+    """Each (n_samples, n_units) slice of a (..., n_samples, n_units) stack scaled into range
+    on its own, as :func:`rescaled` would; ``a`` itself when no slice needs it."""
+    if a.size == 0:
+        return a
+    peak = np.maximum(a.max(axis=(-2, -1)), -a.min(axis=(-2, -1))).astype(np.float64)  # (...,)
+    inside = (peak == 0) | ((peak >= 2.0**-SAFE_EXPONENT) & (peak <= 2.0**SAFE_EXPONENT))
+    e = np.where(inside, 0, np.frexp(peak)[1])  # (...,)
+    return np.ldexp(a, -e[..., None, None]) if e.any() else a
+
+
+def column_means(a: np.ndarray, axis: int = -2) -> np.ndarray:
+    """Means over ``axis`` in float64 (kept as a length-1 axis); a constant column gets exactly
+    its value, so that subtracting the mean leaves exact zeros.
+
+    >>> import numpy as np
+    >>> x = np.full((3, 2), 0.1)
+    >>> float(x.mean(axis=0)[0] - 0.1) != 0.0, bool(np.all(x - column_means(x) == 0.0))
+    (True, True)
+    """
+    mean = a.mean(axis=axis, dtype=np.float64, keepdims=True)
+    low = a.min(axis=axis, keepdims=True)
+    return np.where(a.max(axis=axis, keepdims=True) == low, low.astype(np.float64), mean)
 
 
 def matrix(
@@ -85,11 +159,13 @@ def matrix(
     float64: bool = True,
     purpose: str = "",
     finite: bool = True,
+    rescale: bool = False,
 ) -> np.ndarray:
     """Validate a (n_samples, n_units) matrix and return it (float64 unless ``float64=False``).
 
     ``finite=False`` skips the NaN/inf pass for callers that check it on the way (the moment
-    accumulators check the column sums they compute anyway).
+    accumulators check every batch they scale anyway). ``rescale=True`` brings an input of
+    extreme magnitude into range (:func:`rescaled`); only for scale-invariant measures.
     """
     arr = to_numpy(x, name)
     if arr.ndim != 2:
@@ -103,8 +179,10 @@ def matrix(
         )
     if arr.shape[1] < 1:
         raise UnitscopeError(f"`{name}` needs at least one unit (column), got shape {arr.shape}.")
-    if finite:
-        check_finite(arr, name)
+    if finite or rescale:
+        peak = check_finite(arr, name)
+        if rescale:
+            arr = rescaled(arr, peak)[0]
     return np.asarray(arr, dtype=np.float64) if float64 else arr
 
 
@@ -116,10 +194,26 @@ def paired(
     float64: bool = True,
     purpose: str = "",
     finite: bool = True,
+    rescale: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two matrices whose rows are paired samples (same n_samples)."""
-    xa = matrix(x, "x", min_rows=min_rows, float64=float64, purpose=purpose, finite=finite)
-    ya = matrix(y, "y", min_rows=min_rows, float64=float64, purpose=purpose, finite=finite)
+    """Validate two matrices whose rows are paired samples (same n_samples).
+
+    Each side is rescaled into range by default (see the module docstring): every layer measure
+    is invariant to scaling either input. Accumulators over batches pass ``rescale=False`` (one
+    batch must not be scaled differently from the next) and handle the scale themselves.
+    """
+    xa, ya = (
+        matrix(
+            a,
+            name,
+            min_rows=min_rows,
+            float64=float64,
+            purpose=purpose,
+            finite=finite,
+            rescale=rescale,
+        )
+        for a, name in ((x, "x"), (y, "y"))
+    )
     if xa.shape[0] != ya.shape[0]:
         raise UnitscopeError(
             f"`x` and `y` must have the same number of rows (paired samples), "
@@ -129,8 +223,11 @@ def paired(
 
 
 def centred(x: np.ndarray) -> np.ndarray:
-    """Subtract the column means: ``H x`` with ``H = I - 11ᵀ/n`` (a new float64 array)."""
-    return x - x.mean(axis=0, keepdims=True)
+    """Subtract the column means: ``H x`` with ``H = I - 11ᵀ/n`` (a new float64 array).
+
+    A constant column becomes exact zeros (:func:`column_means`).
+    """
+    return x - column_means(x, axis=0)
 
 
 def in_unit_interval(name: str, value: float, *, low_open: bool, high_open: bool) -> float:
