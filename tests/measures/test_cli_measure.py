@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -164,3 +166,79 @@ def test_compare_errors(recordings, capsys):
         ["compare", a, b, "--layer", "hidden.2"], capsys
     )
     assert "step 7 is not a checkpoint" in _exit2(["compare", a, b, "--step", "7"], capsys)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda p: p.write_bytes(b""),
+            r"cannot read X '.*bad\.npy': the file is empty \(0 bytes\)\.",
+        ),
+        (
+            lambda p: np.save(p, np.array([[1, "a"], [2, "b"]], dtype=object), allow_pickle=True),
+            r"bad\.npy': it holds Python objects \(dtype object\), which are never unpickled; "
+            r"save numbers, e\.g\. np\.save\(path, arr\.astype\(np\.float64\)\)\.",
+        ),
+        (
+            lambda p: p.write_text("1,2,3\n4,5,6\n"),
+            r"bad\.npy': it is not a numpy \.npy/\.npz file \(no numpy header",
+        ),
+        (
+            lambda p: np.save(p, np.zeros((0, 3))),
+            r"X \(.*bad\.npy\) is empty, shape \(0, 3\); it needs samples \(rows\) and units",
+        ),
+        (lambda p: np.save(p, np.zeros((4, 0))), r"bad\.npy\) is empty, shape \(4, 0\)"),
+        (
+            lambda p: np.save(p, np.zeros((0,))),
+            r"must be 2-D \(n_samples, n_units\), got shape \(0,\)",
+        ),
+        (
+            lambda p: p.write_bytes(_npy_bytes(np.ones((5, 3)))[:-40]),
+            r"bad\.npy': Failed to read all data for array",
+        ),
+    ],
+)
+def test_unreadable_or_empty_x_is_one_line_and_exit_2(files, capsys, make, message):
+    d, _, _ = files
+    make(d / "bad.npy")
+    err = _exit2(["measure", "linear_cka", str(d / "bad.npy"), str(d / "y.npy")], capsys)
+    assert re.search(message, err), err
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def test_unreadable_archives_are_one_line_and_exit_2(files, capsys):
+    d, x, _ = files
+    np.savez(d / "obj.npz", a=np.array([[1, 2], [3, 4]], dtype=object))
+    assert "it holds Python objects (dtype object)" in _exit2(
+        ["measure", "linear_cka", f"{d / 'obj.npz'}:a", str(d / "y.npy")], capsys
+    )
+    (d / "cut.npz").write_bytes((d / "both.npz").read_bytes()[:100])
+    assert re.search(
+        r"cannot read X '.*cut\.npz': File is not a zip file\.$",
+        _exit2(["measure", "linear_cka", str(d / "cut.npz"), str(d / "y.npy")], capsys),
+    )
+    np.savez(d / "none.npz")
+    assert "none.npz' holds no arrays; save one with np.savez." in _exit2(
+        ["measure", "linear_cka", str(d / "none.npz"), str(d / "y.npy")], capsys
+    )
+    (d / "zip.npy").write_bytes((d / "both.npz").read_bytes())
+    assert "zip.npy' is a .npz archive; rename it to .npz." in _exit2(
+        ["measure", "linear_cka", str(d / "zip.npy"), str(d / "y.npy")], capsys
+    )
+
+
+def test_measure_at_extreme_scale_prints_the_value_at_scale_one(files, capsys):
+    d, x, y = files
+    np.save(d / "huge.npy", x * 1e300)
+    np.save(d / "tiny.npy", y * 1e-300)
+    main(["measure", "procrustes_similarity", str(d / "huge.npy"), str(d / "tiny.npy"), "--json"])
+    out = capsys.readouterr()
+    assert out.err == ""  # no overflow warning, no "constant" warning
+    got = json.loads(out.out)["value"]
+    assert got == pytest.approx(MEASURES["procrustes_similarity"].fn(x, y), rel=1e-9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -156,23 +157,54 @@ def load_matrix(spec: str, label: str) -> np.ndarray:
         raise UnitscopeError(f"{label} must be a .npy or .npz file, got {spec!r}.")
     if not Path(path).is_file():
         raise UnitscopeError(f"cannot read {label} {path!r}: no such file.")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise UnitscopeError(f"cannot read {label} {path!r}: {err}.") from None
-    arr = _pick_array(loaded, key, path, label) if path.endswith(".npz") else loaded
+    if Path(path).stat().st_size == 0:
+        raise UnitscopeError(f"cannot read {label} {path!r}: the file is empty (0 bytes).")
+    arr = _read_array(path, key, label)
     if arr.ndim != 2:
         raise UnitscopeError(
             f"{label} ({spec}) must be 2-D (n_samples, n_units), got shape {tuple(arr.shape)}."
         )
     if arr.dtype.kind not in "biuf":
         raise UnitscopeError(f"{label} ({spec}) must hold real numbers, got dtype {arr.dtype}.")
+    if arr.size == 0:
+        raise UnitscopeError(
+            f"{label} ({spec}) is empty, shape {tuple(arr.shape)}; it needs samples (rows) and "
+            "units (columns)."
+        )
     bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
     if bad:
         raise UnitscopeError(
             f"{label} ({spec}) contains {bad} NaN or infinite value(s); drop or impute them first."
         )
     return arr
+
+
+def _read_array(path: str, key: str, label: str) -> np.ndarray:
+    """The array in ``path`` (never unpickling); every way a file can be unreadable is one line."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            if not path.endswith(".npz"):
+                loaded.close()
+                raise UnitscopeError(f"{label} {path!r} is a .npz archive; rename it to .npz.")
+            return _pick_array(loaded, key, path, label)
+        if key:
+            raise UnitscopeError(
+                f"{label} {path!r} holds one array, not an archive; drop ':{key}'."
+            )
+        return np.asarray(loaded)
+    except UnitscopeError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        text = str(err).rstrip(".")
+        if "Object arrays cannot be loaded" in text:
+            text = (
+                "it holds Python objects (dtype object), which are never unpickled; save numbers, "
+                "e.g. np.save(path, arr.astype(np.float64))"
+            )
+        elif "pickled" in text:
+            text = "it is not a numpy .npy/.npz file (no numpy header; pickles are never loaded)"
+        raise UnitscopeError(f"cannot read {label} {path!r}: {text}.") from None
 
 
 def _pick_array(npz: Any, key: str, path: str, label: str) -> np.ndarray:
@@ -182,6 +214,8 @@ def _pick_array(npz: Any, key: str, path: str, label: str) -> np.ndarray:
             if key not in names:
                 raise unknown_name(f"array in {label} {path!r}:", key, names)
             return np.asarray(npz[key])
+        if not names:
+            raise UnitscopeError(f"{label} {path!r} holds no arrays; save one with np.savez.")
         if len(names) != 1:
             raise UnitscopeError(
                 f"{label} {path!r} holds {len(names)} arrays {names}; choose one with "
