@@ -10,7 +10,7 @@ import pytest
 from unitscope import report
 from unitscope.studies import capacity as c
 from unitscope.studies._finding import Control, Interval
-from unitscope.studies._stats import holm_intervals
+from unitscope.studies._stats import holm_intervals, t_interval
 
 from ._consistency import check_result
 
@@ -159,7 +159,7 @@ def test_tiny_run_verdicts_follow_from_numbers(result):
     gaps = {int(w): v for w, v in better.numbers["relative_gap"].items()}
     family = holm_intervals({w: v for w, v in gaps.items() if w > 1})
     assert better.measured == c.verdict_fits_better(family)
-    assert better.control.verdict == c.verdict_fits_better({1: holm_intervals({1: gaps[1]})[1]})
+    assert better.control.verdict == c.verdict_fits_better({1: t_interval(gaps[1])})
     rises = {int(w): v for w, v in merge.numbers["relative_rise"].items()}
     assert merge.measured == c.verdict_merge_costs(holm_intervals(rises))
     assert set(better.interval) == {f"relative_gap_width_{w}" for w in gaps if w > 1}
