@@ -75,7 +75,7 @@ def test_load_passes_options_through():
             r"Did you mean 'noise'\? Valid options: n_samples, noise\.",
         ),
         (lambda: data.load("moons", noise=-0.1), r"`noise` must be >= 0, got -0\.1\."),
-        (lambda: data.load("moons", seed="zero"), r"`seed` must be a non-negative integer"),
+        (lambda: data.load("moons", seed="zero"), r"`seed` must be a seed: an integer from 0"),
         (lambda: data.options("digts"), r"unknown dataset 'digts'\. Did you mean 'digits'\?"),
     ],
 )

@@ -98,8 +98,12 @@ def test_noise_is_gaussian_with_the_requested_scale(build):
         (lambda: spiral(100, turns=0.0), r"`turns` must be > 0, got 0\."),
         (lambda: gaussians(100, radius=-1), r"`radius` must be > 0, got -1\."),
         (lambda: gaussians(100, noise="0.1"), r"`noise` must be a number, got '0\.1'\."),
-        (lambda: moons(10, seed=-3), r"`seed` must be a non-negative integer, got -3\."),
-        (lambda: moons(10, seed=1.5), r"`seed` must be a non-negative integer, got 1\.5\."),
+        (
+            lambda: moons(10, seed=-3),
+            r"`seed` must be a seed: an integer from 0 to 2\*\*63 - 1, got -3\.",
+        ),
+        (lambda: moons(10, seed=1.5), r"`seed` must be a seed: an integer .*, got 1\.5\."),
+        (lambda: moons(10, seed=2**63), r"`seed` must be a seed: .*, got 9223372036854775808\."),
     ],
 )
 def test_bad_options(call, match):

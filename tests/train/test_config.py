@@ -67,3 +67,42 @@ def test_bad_toml_file(tmp_path):
         Config.from_toml(tmp_path / "bad.toml")
     with pytest.raises(UnitscopeError, match="not found"):
         Config.from_toml(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"optim.lr": float("inf")}, r"^`optim\.lr` must be a finite number, got inf\.$"),
+        ({"optim.weight_decay": float("inf")}, r"`optim\.weight_decay` must be a finite number"),
+        ({"init.eps": float("nan")}, r"^`init\.eps` must be a finite number, got nan\.$"),
+        ({"optim.betas": [0.9, float("inf")]}, r"`optim\.betas` must be a finite number"),
+        ({"optim.l1": float("-inf")}, r"`optim\.l1` must be a finite number, got -inf\."),
+    ],
+)
+def test_nonsense_numbers_are_refused_at_the_boundary(override, message):
+    """inf passes `lr > 0` and NaN `eps != 0`: every float key must be finite."""
+    with pytest.raises(UnitscopeError, match=message):
+        Config().override(override)
+
+
+SEED = r"must be a seed: an integer from 0 to 2\*\*63 - 1, got "
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"seeds.init": [-1]}, rf"^`seeds\.init` {SEED}-1\.$"),
+        ({"seeds.data": [0, -3]}, rf"^`seeds\.data` {SEED}-3\.$"),
+        ({"seeds.dropout": [2**64]}, rf"^`seeds\.dropout` {SEED}18446744073709551616\.$"),
+        ({"seeds.init": [2**63]}, rf"^`seeds\.init` {SEED}9223372036854775808\.$"),
+        ({"data.seed": -1}, rf"^`data\.seed` {SEED}-1\.$"),
+        ({"data.split_seed": 2**63}, rf"^`data\.split_seed` {SEED}9223372036854775808\.$"),
+    ],
+)
+def test_every_seed_has_one_rule_and_one_message(override, message):
+    """Negative seeds were accepted by train (torch takes them) but not by data.seed; a seed
+    past int64 crashed in torch. Now both are refused everywhere, with the same words."""
+    with pytest.raises(UnitscopeError, match=message):
+        Config().override(override)
+    edge = Config().override({"seeds.init": [0, 2**63 - 1], "data.seed": 2**63 - 1})
+    assert edge.seeds.init == (0, 2**63 - 1)

@@ -11,17 +11,40 @@ import numpy as np
 
 from .._errors import UnitscopeError, did_you_mean
 
+MAX_SEED = 2**63 - 1  # seeds travel as int64 (numpy, torch, SQLite)
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Return ``value`` as an int if it is a seed: an integer from 0 to 2**63 - 1.
+
+    Every seed of unitscope (dataset, split, init, data order, dropout) passes this one check,
+    so a negative or overflowing seed gets the same message wherever it is given.
+
+    Example:
+        >>> check_seed("data.seed", -1)
+        Traceback (most recent call last):
+        ...
+        unitscope._errors.UnitscopeError: `data.seed` must be a seed: an integer from 0 to 2**63 - 1, got -1.
+    """  # noqa: E501
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not (0 <= int(value) <= MAX_SEED)
+    ):
+        raise UnitscopeError(
+            f"`{name}` must be a seed: an integer from 0 to 2**63 - 1, got {value!r}."
+        )
+    return int(value)
+
 
 def rng_from_seed(seed: Any) -> np.random.Generator:
-    """A numpy Generator for a non-negative integer ``seed``.
+    """A numpy Generator for a seed (see :func:`check_seed`).
 
     Example:
         >>> float(rng_from_seed(0).random()) == float(rng_from_seed(0).random())
         True
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise UnitscopeError(f"`seed` must be a non-negative integer, got {seed!r}.")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(check_seed("seed", seed))
 
 
 def check_int(name: str, value: Any, *, minimum: int) -> int:

@@ -14,6 +14,7 @@ command line (``--set optim.lr=0.1``) or from a sweep axis, with the same names:
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -276,6 +277,7 @@ _CHOICES = {
 
 def validate(cfg: Config) -> None:
     """Check values and the agreement between sections; raise one clear UnitscopeError."""
+    from ..data._checks import check_seed
     from ..init import SCHEMES
     from ..models import ACTIVATIONS
 
@@ -285,6 +287,9 @@ def validate(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), leaf)
         if value not in allowed:
             raise unknown_name(f"value for `{key}`", value, allowed)
+    _check_finite(cfg)  # inf passes `> 0`; NaN would pass `!= 0`
+    check_seed("data.seed", cfg.data.seed)
+    check_seed("data.split_seed", cfg.data.split_seed)
     checks = [
         ("optim.lr", cfg.optim.lr > 0, "> 0"),
         ("optim.momentum", 0 <= cfg.optim.momentum < 1, "in [0, 1)"),
@@ -308,6 +313,9 @@ def validate(cfg: Config) -> None:
         raise UnitscopeError(f"`optim.betas` must both be in [0, 1), got {cfg.optim.betas!r}.")
     if cfg.optim.nesterov and (cfg.optim.name != "sgd" or cfg.optim.momentum == 0):
         raise UnitscopeError("`optim.nesterov` needs optim.name = 'sgd' and optim.momentum > 0.")
+    for source in ("init", "data", "dropout"):
+        for seed in getattr(cfg.seeds, source):
+            check_seed(f"seeds.{source}", seed)
     lengths = {s: len(getattr(cfg.seeds, s)) for s in ("init", "data", "dropout")}
     if min(lengths.values()) < 1 or len({n for n in lengths.values() if n != 1}) > 1:
         raise UnitscopeError(
@@ -318,3 +326,18 @@ def validate(cfg: Config) -> None:
             f"`train.checkpoints` must lie in [0, train.steps={cfg.train.steps}], got "
             f"{list(cfg.train.checkpoints)}."
         )
+
+
+def _check_finite(cfg: Config) -> None:
+    """Every float key (and pair of floats) must be a finite number."""
+    for section in fields(cfg):
+        part = getattr(cfg, section.name)
+        for key, hint in get_type_hints(type(part)).items():
+            if hint is float or (get_origin(hint) is tuple and get_args(hint)[0] is float):
+                value = getattr(part, key)
+                if not all(
+                    math.isfinite(v) for v in (value if isinstance(value, tuple) else [value])
+                ):
+                    raise UnitscopeError(
+                        f"`{section.name}.{key}` must be a finite number, got {value!r}."
+                    )
