@@ -16,6 +16,7 @@ from ..data import Dataset, load, train_test_split
 from ..init import initialize
 from ..models import MLP, SmallCNN, UnitModel
 from ..record import Recording
+from ._budget import check_data_range, check_training_memory
 from ._config import Config
 from ._loop import Snapshot, train_loop
 
@@ -69,6 +70,7 @@ def prepare_data(cfg: Config, dataset: Dataset | None = None) -> tuple[Dataset, 
         if dataset is not None
         else load(cfg.data.name, seed=cfg.data.seed, **cfg.data.options)
     )
+    check_data_range(data, cfg.train.dtype)
     train, test = train_test_split(
         data, test_fraction=cfg.data.test_fraction, seed=cfg.data.split_seed
     )
@@ -139,6 +141,7 @@ def fit(
     K = len(seeds["init"])
 
     # ---- model and initialization -------------------------------------------------------
+    check_training_memory(config, lambda: build_model(config, train, K), train, test)
     model = build_model(config, train, K).to(device=device, dtype=torch_dtype)
     i = config.init
     if start is not None:
