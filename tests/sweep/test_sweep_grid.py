@@ -182,3 +182,51 @@ def test_plan_depends_only_on_the_jobs(small_grid):
     restricted = small_grid.batches()[0].restrict(keep)
     assert restricted is not None and restricted.ids == (small_grid.jobs[1].id,)
     assert small_grid.batches()[1].restrict(keep) is None
+
+
+@pytest.mark.parametrize(
+    "seeds, message",
+    [
+        (
+            {"init": -1},
+            r"^\[seeds\] `init` must be a seed: an integer from 0 to 2\*\*63 - 1, got -1",
+        ),
+        ({"data": [0, 2**64]}, r"^\[seeds\] `data` must be a seed: .*, got 18446744073709551616\."),
+        ({"init": {"range": [-2, 3]}}, r"^\[seeds\] `init` must be a seed: .*, got -2\.$"),
+        (
+            {"dropout": {"range": [2**63 - 1, 2**63 + 1]}},
+            r"`dropout` must be a seed: .*, got 9223372036854775808\.$",
+        ),
+    ],
+)
+def test_seeds_outside_int64_or_negative_are_refused(seeds, message):
+    with pytest.raises(UnitscopeError, match=message):
+        Grid.from_dict({"seeds": seeds})
+
+
+@pytest.fixture
+def sixteen_gb(monkeypatch):
+    monkeypatch.setattr("unitscope._memory.memory_limit", lambda: 16 * 10**9)
+
+
+def test_a_billion_seeds_is_refused_before_the_list_is_made(sixteen_gb):
+    with pytest.raises(
+        UnitscopeError,
+        match=r"^\[seeds\] `init` = \{range = \[0, 1000000000\]\} gives 1,000,000,000 jobs, which "
+        r"would need about 4\.1 TB of memory, more than the 16 GB here; split the sweep into "
+        r"smaller ones\.$",
+    ):
+        Grid.from_dict({"seeds": {"init": {"range": [0, 10**9]}}})
+
+
+def test_a_product_of_seeds_and_axes_too_large_is_refused_before_expansion(sixteen_gb):
+    raw = {
+        "axes": {"optim.lr": [0.1, 0.2, 0.3, 0.4, 0.5]},
+        "seeds": {"init": {"range": [0, 10**3]}, "data": {"range": [0, 10**3]}},
+    }
+    with pytest.raises(
+        UnitscopeError,
+        match=r"^this grid gives 5,000,000 jobs, which would need about 20 GB of memory, more "
+        r"than the 16 GB here; split the sweep into smaller ones \(fewer axis values or seeds\)\.$",
+    ):
+        Grid.from_dict(raw)

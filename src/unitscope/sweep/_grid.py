@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,8 +18,9 @@ from typing import Any
 
 from .._errors import UnitscopeError, did_you_mean, unknown_name
 from .._files import read_toml
+from .._memory import check_memory
 from ..train import Config, SeedConfig
-from ._jobs import Batch, Job, canonical_json, count_groups, plan_batches
+from ._jobs import JOB_BYTES, Batch, Job, canonical_json, count_groups, plan_batches
 from ._seeds import SEED_MODES, is_int, read_seeds, seed_rows
 
 if sys.version_info >= (3, 11):
@@ -161,6 +163,8 @@ def make_grid(
             _check_axis(base, key, values)
     with _context("[seeds]"):
         seed_lists = read_seeds(dict(seeds or {}), base)
+    _check_size(flat, seed_lists, seed_mode)
+    with _context("[seeds]"):
         rows = seed_rows(seed_lists, seed_mode)
     jobs = _expand(base, flat, rows)
     where = "[axes]" if any(k.startswith("data.") for k in flat) else "[base]"
@@ -248,6 +252,18 @@ def _check_axis(base: Config, key: str, values: Any) -> None:
 
 
 # ---- expansion ----------------------------------------------------------------------------
+
+
+def _check_size(axes: dict[str, Any], seeds: dict[str, list[int]], mode: str) -> None:
+    """Refuse, before expanding it, a grid whose jobs would not fit in memory."""
+    points = math.prod(len(v) for v in axes.values())
+    lengths = [len(v) for v in seeds.values()]
+    jobs = points * (math.prod(lengths) if mode == "product" else max(lengths))
+    check_memory(
+        jobs * JOB_BYTES,
+        f"this grid gives {jobs:,} jobs, which",
+        "split the sweep into smaller ones (fewer axis values or seeds)",
+    )
 
 
 def _expand(base: Config, axes: dict[str, Any], rows: list[dict[str, int]]) -> tuple[Job, ...]:

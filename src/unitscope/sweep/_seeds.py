@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import UnitscopeError, did_you_mean, unknown_name
+from .._memory import check_memory
+from ..data._checks import check_seed
 from ..train import Config
-from ._jobs import SOURCES
+from ._jobs import JOB_BYTES, SOURCES
 
 SEED_MODES = ("product", "zip")
 
@@ -47,11 +49,11 @@ def is_int(value: Any) -> bool:
 def _seed_list(source: str, value: Any) -> list[int]:
     form = "an integer, a list of integers or {range = [start, stop]}"
     if is_int(value):
-        return [value]
+        return [check_seed(source, value)]
     if isinstance(value, (list, tuple)) and value and all(is_int(v) for v in value):
         if len(set(value)) != len(value):
             raise UnitscopeError(f"`{source}` repeats a seed: {list(value)}.")
-        return list(value)
+        return [check_seed(source, v) for v in value]
     if isinstance(value, Mapping) and set(value) == {"range"}:
         bounds = value["range"]
         if (
@@ -60,13 +62,20 @@ def _seed_list(source: str, value: Any) -> list[int]:
             and all(is_int(b) for b in bounds)
             and (len(bounds) == 2 or bounds[2] != 0)
         ):
-            seeds = list(range(*bounds))
-            if not seeds:
+            span = range(*bounds)
+            if not span:
                 raise UnitscopeError(
                     f"`{source}` = {{range = {list(bounds)}}} is empty; the "
                     "stop is excluded, as in Python's range."
                 )
-            return seeds
+            check_seed(source, span[0])
+            check_seed(source, span[-1])
+            check_memory(  # before the list is made: each seed is at least one job
+                len(span) * JOB_BYTES,
+                f"`{source}` = {{range = {list(bounds)}}} gives {len(span):,} jobs, which",
+                "split the sweep into smaller ones",
+            )
+            return list(span)
         raise UnitscopeError(
             f"`{source}` range must be [start, stop] or [start, stop, step] "
             f"of integers, got {bounds!r}."
