@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from unitscope._errors import UnitscopeError
-from unitscope.sweep import run_sweep, sweep_status
+from unitscope.sweep import run_sweep, sweep_status, sweep_table
 from unitscope.sweep._store import Store
 
 
@@ -62,3 +64,55 @@ def test_meta_keeps_the_resolved_grid(finished):
     with Store.open(out) as store:
         meta = store.meta()
     assert meta["grid"]["axes"] == grid.axes and meta["grid"]["base"] == grid.base.to_dict()
+
+
+def _empty(db):
+    db.write_bytes(b"")
+
+
+def _garbage(db):
+    db.write_bytes(b"not a database at all" * 100)
+
+
+def _foreign(db):
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+
+
+def _truncated(db, source):
+    db.write_bytes(source.read_bytes()[:3000])
+
+
+def _bad_json(db, source):
+    db.write_bytes(source.read_bytes())
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE jobs SET config = '{broken' WHERE rowid = 1")
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (_empty, "no such table: jobs"),
+        (_garbage, "file is not a database"),
+        (_foreign, "no such table: jobs"),
+        (_truncated, "database disk image is malformed|no such table"),
+        (_bad_json, "Expecting property name"),
+    ],
+)
+@pytest.mark.parametrize("read", [sweep_status, sweep_table])
+def test_an_empty_or_damaged_store_is_one_line(finished, tmp_path, damage, reason, read):
+    _, out = finished
+    db = tmp_path / "bad" / "sweep.db"
+    db.parent.mkdir()
+    if damage in (_truncated, _bad_json):
+        with Store.open(out) as store:  # the whole sweep in sweep.db, none in the WAL file
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        damage(db, out / "sweep.db")
+    else:
+        damage(db)
+    with pytest.raises(
+        UnitscopeError, match=rf"^'.*bad/sweep\.db' is not a readable sweep database: ({reason})"
+    ):
+        read(db.parent)

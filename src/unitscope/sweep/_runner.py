@@ -22,7 +22,7 @@ from ._backends import Backend, Lost, check_backend, make_backend
 from ._execute import BatchResult, BatchSpec
 from ._grid import Grid
 from ._jobs import Batch, count_groups
-from ._store import Store
+from ._store import Store, hold_lock
 
 
 @dataclass
@@ -97,8 +97,7 @@ def run_sweep(
     start = time.perf_counter()
     check_backend(backend, workers=workers, address=address)
     plan = grid.batches(group=group, group_size=group_size)
-    store = Store.create(out)
-    with store, store.lock():
+    with hold_lock(Store.check(out)), Store.create(out) as store:  # the lock before any write
         store.recover()
         store.add_jobs(grid.jobs)
         _remember(store, grid, grid_text)

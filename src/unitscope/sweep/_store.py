@@ -23,9 +23,9 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .._errors import UnitscopeError
 from .._paths import refuse_link
@@ -71,16 +71,7 @@ class Store:
     @classmethod
     def create(cls, folder: str | os.PathLike[str]) -> Store:
         """Open ``folder`` for writing, creating it and its database when missing."""
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise UnitscopeError(f"{str(folder)!r} is a file; --out needs a folder.")
-        for name in OWN:  # what the sweep writes and deletes: never through someone's link
-            refuse_link(folder / name, "remove the link; a sweep folder holds only its own files")
-        if folder.is_dir() and any(folder.iterdir()) and not (folder / DB).is_file():
-            raise UnitscopeError(
-                f"{str(folder)!r} is not empty and holds no sweep; choose a new "
-                "or empty folder for --out."
-            )
+        folder = cls.check(folder)
         try:
             (folder / RUNS).mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -88,6 +79,24 @@ class Store:
         store = cls(folder, _connect(folder / DB))
         store.conn.executescript(_SCHEMA)
         return store
+
+    @staticmethod
+    def check(folder: str | os.PathLike[str]) -> Path:
+        """Refuse, writing nothing, a ``folder`` that cannot become or be a sweep folder."""
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise UnitscopeError(f"{str(folder)!r} is a file; --out needs a folder.")
+        for name in OWN:  # what the sweep writes and deletes: never through someone's link
+            refuse_link(folder / name, "remove the link; a sweep folder holds only its own files")
+        if folder.is_dir() and not (folder / DB).is_file() and any(_foreign(folder)):
+            owner = lock_owner(folder)  # another run that is creating this sweep right now
+            if owner is not None:
+                raise _busy(folder, owner)
+            raise UnitscopeError(
+                f"{str(folder)!r} is not empty and holds no sweep; choose a new "
+                "or empty folder for --out."
+            )
+        return folder
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str]) -> Store:
@@ -99,7 +108,15 @@ class Store:
                 f"{str(folder)!r} is not a sweep folder (no {DB}); create one "
                 "with `unitscope sweep run GRID --out FOLDER`."
             )
-        return cls(folder, _connect(folder / DB))
+        store = cls(folder, _connect(folder / DB))
+        try:
+            with _readable(folder / DB):
+                store.conn.execute("SELECT id, grp, status, config FROM jobs LIMIT 1").fetchall()
+                store.conn.execute("SELECT key, value FROM meta LIMIT 1").fetchall()
+        except UnitscopeError:
+            store.close()
+            raise
+        return store
 
     def close(self) -> None:
         self.conn.close()
@@ -111,31 +128,9 @@ class Store:
         self.close()
 
     # ---- the writer's lock and recovery -------------------------------------------------------
-    @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> AbstractContextManager[None]:
         """Hold the folder's lock; fail at once if another process holds it."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
-            yield
-            return
-        with open(self.folder / LOCK, "a+", encoding="utf-8") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                owner = fh.read().strip() or "another process"
-                raise UnitscopeError(
-                    f"{str(self.folder)!r} is being run by {owner}; wait for it or stop it first."
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()}")
-            fh.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return hold_lock(self.folder)
 
     def recover(self) -> dict[str, int]:
         """Undo what a crash left: running rows back to pending, uncommitted folders removed."""
@@ -244,13 +239,18 @@ class Store:
     # ---- reading ------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Number of jobs in each status (all four keys present) and ``total``."""
-        found = dict(self.conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+        with _readable(self.folder / DB):
+            found = dict(self.conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
         out = {s: int(found.get(s, 0)) for s in STATUSES}
         out["total"] = sum(out.values())
         return out
 
     def rows(self) -> list[dict[str, Any]]:
         """Every job as a dict, JSON columns decoded, in the order jobs were added."""
+        with _readable(self.folder / DB):
+            return self._rows()
+
+    def _rows(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT * FROM jobs ORDER BY rowid")
         names = [d[0] for d in cur.description]
         out = []
@@ -269,7 +269,98 @@ class Store:
             )
 
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+        with _readable(self.folder / DB):
+            return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+
+
+# ---- the one writer -------------------------------------------------------------------------
+
+
+@contextmanager
+def hold_lock(folder: Path) -> Iterator[None]:
+    """Create ``folder`` if needed and hold its lock; fail at once if another process holds it.
+
+    A run takes the lock before it writes anything else in the folder, so a second run
+    started at the same instant is told who runs the sweep, never that the half-created
+    folder "holds no sweep".
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fh = open(folder / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - closed by `with fh`
+    except OSError as err:
+        raise UnitscopeError(f"cannot create {str(folder)!r}: {err.strerror}.") from None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(folder, _owner(fh)) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def lock_owner(folder: Path) -> str | None:
+    """``"pid N"`` of the process that holds ``folder``'s lock, or None when none does."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return None
+    if not (folder / LOCK).is_file():
+        return None
+    with open(folder / LOCK, encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _owner(fh)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+def _owner(fh: IO[str], wait: float = 2.0) -> str:
+    """What the lock holder wrote in the lock file; it writes right after taking the lock."""
+    deadline = time.monotonic() + wait
+    while True:
+        fh.seek(0)
+        owner = fh.read().strip()
+        if owner or time.monotonic() > deadline:
+            return owner or "another process"
+        time.sleep(0.01)
+
+
+def _foreign(folder: Path) -> Iterator[Path]:
+    """What ``folder`` holds besides the lock and an empty ``runs/`` (a sweep being created)."""
+    for entry in folder.iterdir():
+        if entry.name == LOCK or (
+            entry.name == RUNS and entry.is_dir() and not any(entry.iterdir())
+        ):
+            continue
+        yield entry
+
+
+def _busy(folder: Path, owner: str) -> UnitscopeError:
+    return UnitscopeError(f"{str(folder)!r} is being run by {owner}; wait for it or stop it first.")
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn SQLite's errors on an empty, damaged or foreign database into one line."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, json.JSONDecodeError) as err:
+        raise UnitscopeError(
+            f"{str(path)!r} is not a readable sweep database: {err}; it is empty, damaged or "
+            "was not written by unitscope. Run the sweep again into a new folder."
+        ) from None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
