@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -258,6 +260,28 @@ def test_image_folder_errors(tmp_path, rng):
         load_image_folder(tmp_path / "pets")
     with pytest.raises(UnitscopeError, match=r"`size` must be an integer or a \(height, width\)"):
         load_image_folder(tmp_path / "pets", size="big")
+
+
+@pytest.mark.parametrize(
+    "side, match",
+    [
+        (12, r"image .*big/0\.png' is 12x12 = 144 pixels, more than the 100 that can be decoded"),
+        (32, r"image .*big/0\.png' has over 200 pixels, more than the 100 that can be decoded"),
+    ],
+)
+def test_decompression_bomb_is_one_line_before_decoding(tmp_path, rng, monkeypatch, side, match):
+    """An image over Pillow's safe size (89M pixels by default; 100 here) is refused from its
+    header: between the limit and twice it (Pillow only warns) and above (Pillow raises)."""
+    make_folder(tmp_path / "pets", rng)
+    (tmp_path / "pets" / "big").mkdir()
+    Image.new("L", (side, side)).save(tmp_path / "pets" / "big" / "0.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no DecompressionBombWarning on the way
+        with pytest.raises(
+            UnitscopeError, match=match + r" safely \(a decompression bomb\?\); shrink"
+        ):
+            load_image_folder(tmp_path / "pets", size=4)
 
 
 # --- paths through load() ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,37 @@ def _read_image(file: Path, size: tuple[int, int] | None, grayscale: bool) -> np
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(file) as opened:
+        with warnings.catch_warnings():  # the size is checked below, with a clearer message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(file)  # reads the header only
+        with opened:
+            _check_pixels(file, opened.size, Image.MAX_IMAGE_PIXELS)
             image = opened.convert("L" if grayscale else "RGB")
         if size is not None and image.size != (size[1], size[0]):
             image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
         pixels = np.asarray(image, dtype=np.float64) / 255.0
+    except Image.DecompressionBombError:  # over twice the limit: Pillow refuses to open it
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        raise UnitscopeError(
+            f"image {str(file)!r} has over {2 * limit:,} pixels, more than the {limit:,} that "
+            "can be decoded safely (a decompression bomb?); shrink it or remove it from the "
+            "folder."
+        ) from None
     except (UnidentifiedImageError, OSError) as err:
         raise UnitscopeError(f"cannot read image {str(file)!r}: {err}.") from None
     return pixels[None] if grayscale else np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def _check_pixels(file: Path, size: tuple[int, int], limit: int | None) -> None:
+    """Refuse an image larger than Pillow's limit for safe decoding (a decompression bomb:
+    a small file that expands to gigabytes), before it is decoded."""
+    width, height = size
+    if limit is not None and width * height > limit:
+        raise UnitscopeError(
+            f"image {str(file)!r} is {width}x{height} = {width * height:,} pixels, more than "
+            f"the {limit:,} that can be decoded safely (a decompression bomb?); shrink it or "
+            "remove it from the folder."
+        )
 
 
 def load_image_folder(
