@@ -14,6 +14,12 @@ Arrays and models first::
 Recordings on top: ``match.compare(rec_a, rec_b)``, ``match.pairs(rec)`` (all K(K−1)/2
 member pairs of one ensemble), ``match.over_training(rec)`` (every checkpoint).
 
+Can B *use* A's units? ``match.stitch(model_a, model_b, data)`` connects every layer of A into
+every layer of B through a fitted map and reports the stitching penalty, with self, raw-input
+and untrained controls (``match.stitch_recordings(rec)`` for two members of a recording).
+Do they predict alike? ``match.agreement(rec)``: disagreement, Cohen's κ, Jensen–Shannon
+divergence and |Δaccuracy| of every member pair at every checkpoint.
+
 **Pairing convention.** Every model and activation array carries the member axis K. Pair k is
 member k of A with member k of B; a side with K=1 is paired with every member of the other.
 Results carry a leading pair axis P (``perm`` (P, U), barriers (P,)). To pair member i of A
@@ -27,23 +33,29 @@ brought into A's order by gathering: ``acts_b[..., perm]``, ``permute(model_b, p
 from __future__ import annotations
 
 from ._activations import ActivationMatch, activations, hungarian
+from ._agreement import Agreement, agreement, prediction_agreement
 from ._align import METHODS, align, match_layers
 from ._compare import Comparison, Trajectory, compare, over_training, pairs
 from ._correlation import CrossCorrelation, cross_correlation
 from ._curve import Curve, relative_reduction
 from ._interpolate import interpolate
 from ._permute import identity_perms, invert, permute, random_perms
+from ._stitch import StitchEntry, Stitching, stitch, stitch_recordings
 from ._weights import WeightMatch, weights
 
 __all__ = [
     "METHODS",
     "ActivationMatch",
+    "Agreement",
     "Comparison",
     "CrossCorrelation",
     "Curve",
     "Trajectory",
+    "StitchEntry",
+    "Stitching",
     "WeightMatch",
     "activations",
+    "agreement",
     "align",
     "compare",
     "cross_correlation",
@@ -55,7 +67,10 @@ __all__ = [
     "over_training",
     "pairs",
     "permute",
+    "prediction_agreement",
     "random_perms",
     "relative_reduction",
+    "stitch",
+    "stitch_recordings",
     "weights",
 ]
