@@ -18,6 +18,7 @@ from unitscope.measures import (
     get_measure,
     list_measures,
 )
+from unitscope.measures._validate import constant_columns
 
 NAMES = sorted(MEASURES)
 SHAPES = [(40, 5, 7), (60, 3, 3), (25, 8, 2), (12, 20, 15)]  # the last has n < d
@@ -186,3 +187,15 @@ def test_constant_input_is_nan_with_one_kind_of_warning_naming_it(name, kind, si
         value = compute(name, x, y)
     assert math.isnan(value)
     assert all(issubclass(w.category, DegenerateInputWarning) for w in caught)  # no overflow
+
+
+def test_a_column_that_differs_in_one_unsampled_row_is_not_constant():
+    """The constant-column check samples nine rows, then compares candidates in full."""
+    x = np.repeat((0.1 + 0.3 * np.arange(3))[None, :], 1000, axis=0)
+    x[501, 2] = 0.2  # not one of the nine sampled rows
+    assert constant_columns(x).tolist() == [[True, True, False]]
+    assert constant_columns(x[None], axis=-2).tolist() == [[[True, True, False]]]
+    y = np.random.default_rng(8).standard_normal((1000, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compute("linear_cka", x, y) >= 0.0  # one varying unit: defined, no warning

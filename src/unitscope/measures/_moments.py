@@ -27,14 +27,13 @@ invariant to these scales; ``exp_x[i]`` / ``exp_y[j]`` say what they are.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._errors import UnitscopeError
-from ._validate import check_finite, precision, scale_exponent
+from ._validate import check_finite, constant_columns, precision, scale_exponent
 
 _CHUNK_ELEMENTS = 1 << 22  # float64 elements per centred chunk buffer (32 MB)
 _MAX_LOSS = 1e-3  # raw route only while every column keeps variance ≥ 1e-3 × its raw moment
@@ -120,16 +119,12 @@ class CrossMoments:
         """Each array times ``2^-e`` (e from the running peak; the stored moments follow e) and
         the concatenated column means of the scaled arrays, exact for constant columns.
 
-        One pass each for the column minima, maxima and sums; raises on NaN/inf.
+        A max and a min pass (raising on NaN/inf), a column sum and :func:`constant_columns`.
         """
         peaks, exps = (self._peak_x, self.exp_x) if side == "x" else (self._peak_y, self.exp_y)
         out, means = [], []
         for k, a in enumerate(arrays):
-            low, high = a.min(axis=0), a.max(axis=0)  # (d,), (d,)
-            peak = max(float(high.max()), -float(low.min()))
-            if not math.isfinite(peak):
-                check_finite(a, side)  # raises, counting the bad values
-            peaks[k] = max(peaks[k], peak)
+            peaks[k] = max(peaks[k], check_finite(a, side))
             e = scale_exponent(peaks[k])
             if e != exps[k]:  # e only grows: the stored moments shrink by an exact power of 2
                 self._rescale(side, k, exps[k] - e)
@@ -137,8 +132,8 @@ class CrossMoments:
             a = np.ldexp(a, -e) if e else a
             # one BLAS pass (gemv) is the cheapest float64 column sum; else accumulate in float64
             sums = np.ones(a.shape[0]) @ a if a.dtype == np.float64 else a.sum(0, dtype=np.float64)
-            exact = np.ldexp(low, -e).astype(np.float64)  # a constant column's own value
-            means.append(np.where(high == low, exact, sums / a.shape[0]))  # (d,)
+            exact = np.asarray(a[0], dtype=np.float64)  # a constant column's own value
+            means.append(np.where(constant_columns(a)[0], exact, sums / a.shape[0]))  # (d,)
             out.append(a)
         return out, np.concatenate(means)
 

@@ -137,6 +137,29 @@ def rescaled_slices(a: np.ndarray) -> np.ndarray:
     return np.ldexp(a, -e[..., None, None]) if e.any() else a
 
 
+def constant_columns(a: np.ndarray, axis: int = -2) -> np.ndarray:
+    """Boolean mask (``axis`` kept with length 1): which columns hold one value along ``axis``.
+
+    Nine rows spread over ``axis`` rule most columns out; only the remaining candidates are
+    compared in full, so the usual cost is far below one pass over ``a``.
+
+    >>> import numpy as np
+    >>> constant_columns(np.array([[1.0, 0.1], [2.0, 0.1], [3.0, 0.1]])).tolist()
+    [[False, True]]
+    """
+    n = a.shape[axis]
+    first = np.take(a, [0], axis=axis)
+    probe = np.take(a, np.linspace(0, n - 1, min(n, 9)).astype(np.intp), axis=axis)
+    mask = np.all(probe == first, axis=axis, keepdims=True)
+    if not mask.any():
+        return mask
+    if a.ndim == 2 and axis in (0, -2):  # compare only the candidate columns
+        cols = np.flatnonzero(mask[0])
+        mask[0, cols] = np.all(a[:, cols] == first[:, cols], axis=0)
+        return mask
+    return np.all(a == first, axis=axis, keepdims=True)
+
+
 def column_means(a: np.ndarray, axis: int = -2) -> np.ndarray:
     """Means over ``axis`` in float64 (kept as a length-1 axis); a constant column gets exactly
     its value, so that subtracting the mean leaves exact zeros.
@@ -147,8 +170,10 @@ def column_means(a: np.ndarray, axis: int = -2) -> np.ndarray:
     (True, True)
     """
     mean = a.mean(axis=axis, dtype=np.float64, keepdims=True)
-    low = a.min(axis=axis, keepdims=True)
-    return np.where(a.max(axis=axis, keepdims=True) == low, low.astype(np.float64), mean)
+    mask = constant_columns(a, axis)
+    if not mask.any():
+        return mean
+    return np.where(mask, np.take(a, [0], axis=axis).astype(np.float64), mean)
 
 
 def matrix(
