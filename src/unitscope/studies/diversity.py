@@ -292,7 +292,7 @@ def base_config(scale: Scale) -> Config:
             "n_checkpoints": pick(scale, 6, 14, 20),
             "eval_every": max(1, steps // 10),
         },
-        seeds={"init": list(range(pick(scale, 3, 8, 16)))},
+        seeds={"init": list(range(pick(scale, 3, 12, 16)))},
     )
 
 
