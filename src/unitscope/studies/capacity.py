@@ -204,14 +204,14 @@ def _base_config(scale: Scale) -> Config:
             "n_probe": 128,
         },
         optim={"name": "adam", "lr": 0.03},
-        train={"steps": pick(scale, 150, 400, 1500), "n_checkpoints": 4},
+        train={"steps": pick(scale, 150, 400, 1000), "n_checkpoints": 4},
     )
 
 
 def _train_widths(
     result: StudyResult, scale: Scale, progress: ProgressFn | None
 ) -> tuple[dict[str, dict[int, Recording]], Config]:
-    widths = pick(scale, [1, 8], [1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32, 64, 128])
+    widths = pick(scale, [1, 8], [1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16, 32, 64])
     K = pick(scale, 4, 16, 24)
     base = _base_config(scale)
     recs: dict[str, dict[int, Recording]] = {"symmetric": {}, "free": {}}
