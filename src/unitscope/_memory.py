@@ -2,39 +2,56 @@
 
 A size typed by mistake (``model.hidden=[1000000000]``, ``--resolution 200000``, a sweep of 10⁹
 seeds) would otherwise allocate until the machine swaps or the process is killed. Each
-boundary estimates the bytes its work needs and calls :func:`check_memory`, which compares the
-estimate with the memory this process can have (the machine's RAM, or a smaller container
-limit). Estimates are of the large arrays only: an estimate above the limit is a certain
-failure; one below it can still fail, which the limit does not try to predict.
+boundary estimates the bytes its work needs (its large arrays) and calls :func:`check_memory`,
+which compares the estimate with the memory this process can get now: what the system reports
+as available (free plus reclaimable caches), within the container's limit if there is one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 from ._errors import UnitscopeError
 
-_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-
 
 def memory_limit() -> int | None:
-    """Bytes of memory this process can use: physical RAM, or a smaller cgroup limit.
+    """Bytes of memory this process can allocate now; None when the platform does not say
+    (then nothing is refused).
 
-    None when the platform does not say (then nothing is refused).
+    Linux: ``MemAvailable`` of /proc/meminfo, and at most what the cgroup (container) limit
+    leaves; elsewhere the physical memory.
     """
+    limits = [_available(), _cgroup_left()]
+    if limits[0] is None:
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # not POSIX: no limit
+            limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    known = [n for n in limits if n is not None and n > 0]
+    return min(known) if known else None
+
+
+def _available() -> int | None:
     try:
-        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_left() -> int | None:
+    """The cgroup v2 limit minus the cgroup's usage, when a limit is set."""
+    root = Path("/sys/fs/cgroup")
+    try:
+        limit = (root / "memory.max").read_text(encoding="ascii").strip()
+        used = (root / "memory.current").read_text(encoding="ascii").strip()
+    except OSError:
         return None
-    for name in _CGROUP_LIMITS:
-        try:
-            text = Path(name).read_text(encoding="ascii").strip()
-        except OSError:
-            continue
-        if text.isdigit() and 0 < int(text) < limit:
-            limit = int(text)
-    return limit if limit > 0 else None
+    if not limit.isdigit() or not used.isdigit():
+        return None  # "max": no limit
+    return max(int(limit) - int(used), 0)
 
 
 def format_bytes(n: float) -> str:
@@ -61,11 +78,11 @@ def check_memory(nbytes: float, what: str, fix: str) -> None:
 
     Raises:
         UnitscopeError: ``"<what> would need about 460 GB of memory, more than the 16 GB
-            here; <fix>."``
+            available here; <fix>."``
     """
     limit = memory_limit()
     if limit is not None and nbytes > limit:
         raise UnitscopeError(
             f"{what} would need about {format_bytes(nbytes)} of memory, more than the "
-            f"{format_bytes(limit)} here; {fix}."
+            f"{format_bytes(limit)} available here; {fix}."
         )

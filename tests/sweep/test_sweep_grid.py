@@ -213,8 +213,8 @@ def test_a_billion_seeds_is_refused_before_the_list_is_made(sixteen_gb):
     with pytest.raises(
         UnitscopeError,
         match=r"^\[seeds\] `init` = \{range = \[0, 1000000000\]\} gives 1,000,000,000 jobs, which "
-        r"would need about 4\.1 TB of memory, more than the 16 GB here; split the sweep into "
-        r"smaller ones\.$",
+        r"would need about 4\.1 TB of memory, more than the 16 GB available here; split the "
+        r"sweep into smaller ones\.$",
     ):
         Grid.from_dict({"seeds": {"init": {"range": [0, 10**9]}}})
 
@@ -227,6 +227,7 @@ def test_a_product_of_seeds_and_axes_too_large_is_refused_before_expansion(sixte
     with pytest.raises(
         UnitscopeError,
         match=r"^this grid gives 5,000,000 jobs, which would need about 20 GB of memory, more "
-        r"than the 16 GB here; split the sweep into smaller ones \(fewer axis values or seeds\)\.$",
+        r"than the 16 GB available here; split the sweep into smaller ones \(fewer axis values "
+        r"or seeds\)\.$",
     ):
         Grid.from_dict(raw)

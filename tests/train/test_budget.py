@@ -27,7 +27,7 @@ def test_a_billion_units_is_refused_with_an_estimate_before_allocating(sixteen_g
     with pytest.raises(
         UnitscopeError,
         match=r"^training 1 member of 5,000,000,002 parameters each would need about \d[\d,.]* TB "
-        r"of memory, more than the 16 GB here; use smaller layers \(model\.hidden / "
+        r"of memory, more than the 16 GB available here; use smaller layers \(model\.hidden / "
         r"model\.channels\), fewer members or fewer checkpoints\.$",
     ):
         fit(cfg)
