@@ -65,3 +65,8 @@ def main(argv: list[str] | None = None) -> Any:
     except FileNotFoundError as err:
         click.echo(f"unitscope: error: file not found: {err.filename}", err=True)
         sys.exit(2)
+    except OSError as err:  # a read or write the system refused that no check foresaw
+        where = f" {str(err.filename)!r}" if err.filename else ""
+        reason = err.strerror or str(err) or type(err).__name__
+        click.echo(f"unitscope: error: cannot access{where}: {reason}.", err=True)
+        sys.exit(2)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .._files import check_target
 from ..record import Recording
 from ..report import RecordingReport, write_report
 from ._io import echo_json
@@ -59,6 +60,8 @@ def report(
     """
     rec = Recording.load(folder)
     out = out if out is not None else folder / "report.html"
+    for target in (out, out.with_name("results.json")):  # before the report is built
+        check_target(target)
     plan = RecordingReport(
         rec, member=member, resolution=resolution, n_images=n_images, title=title
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .._errors import UnitscopeError
+from .._files import check_target
 from ..report import Section
 from ..studies import NAMES, SCALES, StudyResult, get
 from ._io import atomic_write_text, echo_json, to_jsonable
@@ -53,6 +54,8 @@ def _prepare(out: Path) -> Path:
         raise UnitscopeError(
             f"cannot write to {str(out)!r} ({err.strerror}); choose another --out."
         ) from None
+    for name in ("report.html", "results.json", "findings.json"):  # not folders
+        check_target(out / name)
     return out
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
+from .._files import write_error
 from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._validate import check_header, check_loaded
 
@@ -276,6 +277,7 @@ class Recording:
         only then is the old one deleted. Temporaries that a killed save left beside
         ``folder`` are removed first.
         """
+        from safetensors import SafetensorError
         from safetensors.numpy import save_file
 
         folder = self.check_destination(folder, overwrite=overwrite)
@@ -297,6 +299,9 @@ class Recording:
             }
             (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
             _swap_in(tmp, self.check_destination(folder, overwrite=overwrite))
+        except (OSError, SafetensorError) as err:  # a full disk, a read-only file system
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise write_error(folder, err) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

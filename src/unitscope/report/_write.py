@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_write_text
+from .._files import atomic_write_texts
 from ._document import Document, check_document
 from ._html import page
 from ._results import results
@@ -49,8 +49,7 @@ def write_report(
     target = Path(results_path) if results_path is not None else path.with_name("results.json")
     html = page(doc, findings)
     numbers = json.dumps(results(doc, findings), allow_nan=False)
-    atomic_write_text(path, html)
-    atomic_write_text(target, numbers + "\n")
+    atomic_write_texts({path: html, target: numbers + "\n"})  # both files or neither
     return {
         "html": str(path),
         "results": str(target),

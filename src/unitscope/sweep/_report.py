@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UnitscopeError
+from .._files import check_target, writing
 from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._store import LOCK, Store
 
@@ -93,21 +94,19 @@ def write_table(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Pat
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise UnitscopeError(f"the table must end in .csv or .parquet, got {str(path)!r}.")
-    if not path.parent.is_dir():
-        raise UnitscopeError(
-            f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist."
-        )
+    check_target(path)  # its folder exists and it is not a folder
     refuse_link(path)
     plain = [{k: _cell(v) for k, v in r.items()} for r in rows]
     columns = list(plain[0]) if plain else ["id", "status"]
     clean_stale_temps(path.parent, path.name)
     tmp = path.with_name(f"{temp_prefix(path.name)}{os.urandom(4).hex()}.tmp")  # usual mode
     try:
-        if suffix == ".csv":
-            _write_csv(plain, columns, tmp)
-        else:
-            _write_parquet(plain, columns, tmp)
-        os.replace(tmp, path)
+        with writing(path):  # a full disk or a read-only folder: one line, the old table kept
+            if suffix == ".csv":
+                _write_csv(plain, columns, tmp)
+            else:
+                _write_parquet(plain, columns, tmp)
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
