@@ -99,3 +99,10 @@ def test_recordings_that_cannot_be_paired(mlp_rec, cnn_rec, mlp_config):
     single = fit(mlp_config.override({"seeds.init": [0]}))
     with pytest.raises(UnitscopeError, match="the recording holds 1 member; matching needs 2"):
         pairs(single)
+    with pytest.raises(UnitscopeError, match=r"^`seed` must be a seed: .*, got -1\.$"):
+        compare(mlp_rec, seed=-1)
+    linear = fit(mlp_config.override({"model.hidden": []}))
+    with pytest.raises(
+        UnitscopeError, match=r"^the recording has no hidden layer .*: there are no units to match"
+    ):
+        pairs(linear)

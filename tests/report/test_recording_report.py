@@ -97,3 +97,18 @@ def test_cli_report_errors(moons_rec, tmp_path, capsys, args, message):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_refuses_what_it_cannot_draw_before_building(moons_rec, monkeypatch):
+    from unitscope.train import Config, fit
+
+    linear = fit(Config.from_dict({"model": {"hidden": []}, "train": {"steps": 3}}))
+    with pytest.raises(
+        UnitscopeError,
+        match=r"^the recording has no hidden layer \(it was trained with model\.hidden = \[\]\): "
+        r"there are no units to report; train with one, e\.g\. --set model\.hidden=\[16\]\.$",
+    ):
+        report.RecordingReport(linear)
+    monkeypatch.setattr("unitscope._memory.memory_limit", lambda: 16 * 10**9)
+    with pytest.raises(UnitscopeError, match=r"^unit views at resolution 200000 .* TB of memory"):
+        report.RecordingReport(moons_rec, resolution=200_000)

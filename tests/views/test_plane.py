@@ -91,3 +91,21 @@ def test_plane_view_errors(moons_rec, cnn_rec):
         views.decision(net, np.zeros((2, 2)), "ranking")
     with pytest.raises(UnitscopeError, match="SmallCNN expects images"):
         views.unit_outputs(SmallCNN(1, (4, 4), [2], 2), "conv.0", np.zeros((3, 2)))
+
+
+def test_a_resolution_that_cannot_fit_is_refused_before_the_grid_exists(moons_rec, monkeypatch):
+    from unitscope.views._plane import plane_bytes
+
+    monkeypatch.setattr("unitscope._memory.memory_limit", lambda: 16 * 10**9)
+    with pytest.raises(
+        UnitscopeError,
+        match=r"^unit views at resolution 200000 \(200000x200000 points for each of 4 "
+        r"checkpoints\) would need about [\d,.]+ TB of memory, more than the 16 GB available "
+        r"here; use a smaller resolution \(the report's default is 64\)\.$",
+    ):
+        views.plane_views(moons_rec, "hidden.0", resolution=200_000)
+    with pytest.raises(UnitscopeError, match="`resolution` must be >= 2, got 1"):
+        views.plane_views(moons_rec, "hidden.0", resolution=1)
+    small = plane_bytes(moons_rec, 10, 1)
+    assert plane_bytes(moons_rec, 20, 1) == pytest.approx(4 * small, rel=1e-3)  # ~ points
+    assert plane_bytes(moons_rec, 10, 2) > 1.9 * small  # ~ members

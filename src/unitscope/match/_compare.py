@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
+from ..data._checks import check_seed
 from ..record import Recording
 from ._activations import ActivationMatch, _take
 from ._align import METHODS, match_layers
@@ -178,6 +179,12 @@ def compare(
     """
     if method not in METHODS:
         raise unknown_name("matching method", method, METHODS)
+    check_seed("seed", seed)
+    if not rec_a.layers:
+        raise UnitscopeError(
+            "the recording has no hidden layer (it was trained with model.hidden = []): "
+            "there are no units to match; train with one, e.g. --set model.hidden=[16]."
+        )
     if rec_b is not None:
         check_pairable(rec_a, rec_b)
     pairs = resolve_pairs(rec_a, rec_b, members)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import views
 from .._errors import UnitscopeError
 from ..record import Recording
+from ..views._plane import check_plane_size
 from . import _rec_across as across
 from . import _rec_cnn as cnn
 from . import _rec_units as units
@@ -62,6 +63,13 @@ class RecordingReport:
             )
         if n_images < 1:
             raise UnitscopeError(f"`n_images` must be >= 1, got {n_images}.")
+        if not rec.layers:
+            raise UnitscopeError(
+                "the recording has no hidden layer (it was trained with model.hidden = []): "
+                "there are no units to report; train with one, e.g. --set model.hidden=[16]."
+            )
+        if tuple(rec.meta["dataset"]["input_shape"]) == (2,):  # before any stage runs
+            check_plane_size(rec, resolution)
         self.rec, self.member, self.resolution = rec, member, resolution
         self.n_images, self.findings = n_images, list(findings)
         ds, spec = rec.meta["dataset"], rec.meta["model_spec"]
