@@ -1,0 +1,347 @@
+"""Every case of issue 11 §3: one clear line on stderr and exit code 2 instead of a traceback,
+and nothing half-written.
+
+Disk-full is simulated by making the write raise OSError(ENOSPC) (or safetensors' error that
+quotes it). Read-only targets are simulated the same way with EROFS, and also with chmod; the
+chmod variant is skipped when the tests run as root, where permission bits do not stop writes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import unitscope._files
+from unitscope.cli import main
+from unitscope.sweep import make_grid, run_sweep
+from unitscope.train import Config, fit
+
+SMALL = ["--set", "train.steps=5", "--set", "data.n_probe=10", "--set", "data.options.n_samples=60"]
+FULL = OSError(errno.ENOSPC, "No space left on device")
+READ_ONLY = OSError(errno.EROFS, "Read-only file system")
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def run(args, capsys):
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def refused(args, capsys, message):
+    """Run the CLI and check: exit 2, exactly one line on stderr, no traceback, ``message``."""
+    code, _, err = run(args, capsys)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert message in err, err
+    return err
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """A 2-member MLP recording on moons."""
+    folder = tmp_path_factory.mktemp("rec") / "r"
+    cfg = {"train": {"steps": 5}, "data": {"n_probe": 10}, "seeds": {"init": [0, 1]}}
+    fit(Config.from_dict(cfg)).save(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def linear(tmp_path_factory):
+    """A 2-member recording of a model with no hidden layer (model.hidden = [])."""
+    folder = tmp_path_factory.mktemp("lin") / "r"
+    cfg = {"train": {"steps": 5}, "model": {"hidden": []}, "seeds": {"init": [0, 1]}}
+    fit(Config.from_dict(cfg)).save(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A finished sweep of 2 jobs."""
+    out = tmp_path_factory.mktemp("sweep") / "sw"
+    base = Config.from_dict({"train": {"steps": 5, "n_checkpoints": 2}, "data": {"n_probe": 8}})
+    run_sweep(make_grid(base, {}, {"init": [0, 1]}), out)
+    return out
+
+
+def failing_writes(monkeypatch, error: OSError) -> None:
+    """Every file write of unitscope's atomic writer fails with ``error`` (after the open)."""
+    real = os.fdopen
+
+    class Refusing:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, _text):
+            raise error
+
+    monkeypatch.setattr(
+        unitscope._files.os, "fdopen", lambda fd, *a, **k: Refusing(real(fd, *a, **k))
+    )
+
+
+# ---- disk full and read-only targets ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (FULL, "No space left on device; free some disk space or write elsewhere."),
+        (READ_ONLY, "Read-only file system; the file system is read-only; write elsewhere."),
+        (
+            "Error while serializing: I/O error: No space left on device (os error 28)",
+            "No space left on device; free some disk space or write elsewhere.",
+        ),
+    ],
+)
+def test_train_onto_a_full_or_read_only_disk(tmp_path, capsys, monkeypatch, error, reason):
+    from safetensors import SafetensorError
+
+    def save_file(*_a, **_k):
+        raise error if isinstance(error, OSError) else SafetensorError(error)
+
+    monkeypatch.setattr("safetensors.numpy.save_file", save_file)
+    refused(["train", "--out", tmp_path / "r", *SMALL], capsys, f"'{tmp_path / 'r'}': {reason}")
+    assert listing(tmp_path) == []  # no recording, no temporary folder
+
+
+@pytest.mark.parametrize("error", [FULL, READ_ONLY])
+def test_report_onto_a_full_or_read_only_disk(recording, tmp_path, capsys, monkeypatch, error):
+    (tmp_path / "results.json").write_text("old")
+    failing_writes(monkeypatch, error)
+    refused(
+        ["report", recording, "--out", tmp_path / "page.html", "--resolution", 8],
+        capsys,
+        f"unitscope: error: cannot write '{tmp_path / 'page.html'}': {error.strerror};",
+    )
+    assert listing(tmp_path) == ["results.json"]  # neither file replaced, no temporaries
+    assert (tmp_path / "results.json").read_text() == "old"
+
+
+@pytest.mark.parametrize("error", [FULL, READ_ONLY])
+def test_sweep_table_onto_a_full_or_read_only_disk(swept, tmp_path, capsys, monkeypatch, error):
+    (tmp_path / "t.csv").write_text("old table")
+
+    def write_csv(_rows, _columns, path):
+        Path(path).write_text("half a tab")
+        raise error
+
+    monkeypatch.setattr("unitscope.sweep._report._write_csv", write_csv)
+    refused(
+        ["sweep", "table", swept, "--out", tmp_path / "t.csv"],
+        capsys,
+        f"unitscope: error: cannot write '{tmp_path / 't.csv'}': {error.strerror};",
+    )
+    assert listing(tmp_path) == ["t.csv"] and (tmp_path / "t.csv").read_text() == "old table"
+
+
+@pytest.mark.skipif(AS_ROOT, reason="root writes into read-only folders (EROFS is tested above)")
+def test_read_only_folders_by_permission(recording, swept, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        refused(["train", "--out", ro / "r", *SMALL], capsys, "cannot write to")
+        refused(
+            ["report", recording, "--out", ro / "p.html", "--resolution", 8],
+            capsys,
+            f"cannot write '{ro / 'p.html'}': Permission denied; check the folder's permissions",
+        )
+        refused(
+            ["sweep", "table", swept, "--out", ro / "t.csv"],
+            capsys,
+            f"cannot write '{ro / 't.csv'}': Permission denied; check the folder's permissions",
+        )
+        assert listing(ro) == []
+    finally:
+        ro.chmod(0o755)
+
+
+def test_an_unforeseen_os_error_is_still_one_line(tmp_path, capsys, monkeypatch):
+    def fit(*_a, **_k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr("unitscope.cli.train.fit", fit)
+    refused(
+        ["train", "--out", tmp_path / "r", *SMALL],
+        capsys,
+        f"unitscope: error: cannot access '{tmp_path / 'x'}': Permission denied.",
+    )
+
+
+# ---- a folder where a file goes; --force onto a file or a link ---------------------------------
+
+
+def test_a_folder_named_like_an_output_file(recording, swept, tmp_path, capsys):
+    (tmp_path / "page.html").mkdir()
+    refused(
+        ["report", recording, "--out", tmp_path / "page.html"],
+        capsys,
+        "Invalid value for '--out': File",
+    )
+    (tmp_path / "results.json").mkdir()
+    refused(
+        ["report", recording, "--out", tmp_path / "other.html"],
+        capsys,
+        f"cannot write '{tmp_path / 'results.json'}': it is a folder; remove it or choose "
+        "another file name.",
+    )
+    assert not (tmp_path / "other.html").exists()  # checked before the report was built
+    (tmp_path / "t.csv").mkdir()
+    refused(["sweep", "table", swept, "--out", tmp_path / "t.csv"], capsys, "is a directory")
+    (tmp_path / "demo" / "report.html").mkdir(parents=True)
+    refused(
+        ["study", "symmetry", "--scale", "tiny", "--out", tmp_path / "demo"],
+        capsys,
+        f"cannot write '{tmp_path / 'demo' / 'report.html'}': it is a folder",
+    )
+
+
+def test_train_force_onto_a_file_or_a_link_fails_before_training(tmp_path, capsys, monkeypatch):
+    def fit(*_a, **_k):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("unitscope.cli.train.fit", fit)
+    (tmp_path / "file").write_text("mine")
+    refused(["train", "--out", tmp_path / "file", "--force", *SMALL], capsys, "is a file")
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    refused(["train", "--out", tmp_path / "link", "--force", *SMALL], capsys, "symbolic link")
+    assert (tmp_path / "file").read_text() == "mine" and (tmp_path / "link").is_symlink()
+
+
+# ---- bad input files -------------------------------------------------------------------------
+
+
+def test_decompression_bomb_in_an_image_folder(tmp_path, capsys, monkeypatch):
+    for name, side in (("a", 8), ("b", 8), ("b", 40)):
+        (tmp_path / "imgs" / name).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (side, side)).save(tmp_path / "imgs" / name / f"{side}.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the default is 89,478,485
+    refused(
+        ["train", "--out", tmp_path / "r", "--set", f"data.name={tmp_path / 'imgs'}"],
+        capsys,
+        "40.png' has over 200 pixels, more than the 100 that can be decoded safely "
+        "(a decompression bomb?)",
+    )
+
+
+def test_object_arrays_in_measure(tmp_path, capsys):
+    np.savez(tmp_path / "x.npz", a=np.array([{"a": 1}] * 10, dtype=object))
+    np.save(tmp_path / "y.npy", np.ones((10, 2)))
+    refused(["measure", "linear_cka", tmp_path / "x.npz", tmp_path / "y.npy"], capsys, "object")
+
+
+def test_data_with_values_whose_squares_overflow(tmp_path, capsys):
+    x = np.random.default_rng(0).random((40, 2)) * 1e300
+    np.savez(tmp_path / "big.npz", x=x, y=np.arange(40) % 2)
+    refused(
+        ["train", "--out", tmp_path / "r", "--set", f"data.name={tmp_path / 'big.npz'}"],
+        capsys,
+        "x holds values up to 9.",
+    )
+
+
+# ---- nonsense values and seeds --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("optim.lr=inf", "`optim.lr` must be a finite number, got inf."),
+        ("optim.weight_decay=inf", "`optim.weight_decay` must be a finite number, got inf."),
+        ("init.eps=nan", "`init.eps` must be a finite number, got nan."),
+        ("seeds.init=[18446744073709551616]", "`seeds.init` must be a seed: an integer from 0"),
+        ("seeds.init=[-1]", "`seeds.init` must be a seed: an integer from 0 to 2**63 - 1, got -1"),
+        ("seeds.data=[-1]", "`seeds.data` must be a seed: an integer from 0 to 2**63 - 1, got -1"),
+        ("data.seed=-1", "`data.seed` must be a seed: an integer from 0 to 2**63 - 1, got -1."),
+    ],
+)
+def test_nonsense_values_are_refused_at_the_config_boundary(tmp_path, capsys, setting, message):
+    refused(["train", "--out", tmp_path / "r", "--set", setting], capsys, message)
+    assert not (tmp_path / "r").exists()
+
+
+def test_match_seed_outside_int64(recording, capsys):
+    refused(
+        ["match", recording, "--seed", -1, "--no-barrier"],
+        capsys,
+        "`seed` must be a seed: an integer from 0 to 2**63 - 1, got -1.",
+    )
+
+
+# ---- sizes refused before allocating -----------------------------------------------------------
+
+
+@pytest.fixture
+def sixteen_gb(monkeypatch):
+    monkeypatch.setattr("unitscope._memory.memory_limit", lambda: 16 * 10**9)
+
+
+def test_a_billion_hidden_units(tmp_path, capsys, sixteen_gb):
+    refused(
+        ["train", "--out", tmp_path / "r", "--set", "model.hidden=[1000000000]"],
+        capsys,
+        "training 1 member of 5,000,000,002 parameters each would need about",
+    )
+
+
+def test_report_resolution_200000(recording, tmp_path, capsys, sixteen_gb):
+    refused(
+        ["report", recording, "--out", tmp_path / "p.html", "--resolution", 200000],
+        capsys,
+        "unit views at resolution 200000 (200000x200000 points for each of ",
+    )
+    assert listing(tmp_path) == []
+
+
+def test_a_sweep_of_a_billion_seeds(tmp_path, capsys, sixteen_gb):
+    grid = tmp_path / "g.toml"
+    grid.write_text("[seeds]\ninit = {range = [0, 1000000000]}\n")
+    refused(
+        ["sweep", "run", grid, "--out", tmp_path / "sw"],
+        capsys,
+        "gives 1,000,000,000 jobs, which would need about 4.1 TB of memory",
+    )
+    assert not (tmp_path / "sw").exists()
+
+
+# ---- stores and recordings that cannot be used -------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 100])
+@pytest.mark.parametrize("command", ["status", "table"])
+def test_sweep_status_and_table_on_an_empty_or_corrupt_store(tmp_path, capsys, content, command):
+    (tmp_path / "sw").mkdir()
+    (tmp_path / "sw" / "sweep.db").write_bytes(content)
+    extra = ["--out", tmp_path / "t.csv"] if command == "table" else []
+    refused(["sweep", command, tmp_path / "sw", *extra], capsys, "is not a readable sweep database")
+
+
+@pytest.mark.parametrize("command", ["match", "report"])
+def test_match_and_report_on_a_recording_with_no_hidden_layer(linear, capsys, command):
+    refused(
+        [command, linear],
+        capsys,
+        "the recording has no hidden layer (it was trained with model.hidden = []): there are "
+        f"no units to {command}",
+    )
