@@ -11,6 +11,7 @@ _COMMANDS = [
     ("train", "train"),
     ("train", "info"),
     ("match", "match"),
+    ("stitch", "stitch"),
     ("sweep", "sweep"),
     ("report", "report"),
     ("measure", "measure"),

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
 from ..measures import MEASURES, DegenerateInputWarning, apply_measure, get_measure, list_measures
+from ._agreement import agreement_fields, echo_agreement
 from ._io import echo_json
 
 # CLI option -> measure keyword
@@ -139,6 +140,7 @@ def compare(
         "members": k,
         "layers": per_layer,
         "options": options,
+        "agreement": agreement_fields(rec_a, rec_b, k, int(rec_a.steps[ta])),
     }
     if as_json:
         echo_json(result)
@@ -147,6 +149,7 @@ def compare(
     for layer, r in per_layer.items():
         members = " ".join(f"{v:.4f}" for v in r["per_member"])
         click.echo(f"  {layer:<16} mean {r['mean']:.4f}   [{members}]")
+    echo_agreement(result["agreement"])
 
 
 def load_matrix(spec: str, label: str) -> np.ndarray:

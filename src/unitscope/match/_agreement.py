@@ -161,7 +161,7 @@ def agreement(
         rec_b: recording B on the same data, or None to pair the members of A.
         members: pairs ``[(i, j), ...]``; default every i < j of one recording, member k with
             member k of two (a 1-member side pairs with every member of the other).
-        steps: checkpoint steps (default: all of A's).
+        steps: checkpoint steps (default: every checkpoint of A that B also recorded).
         split: ``"test"``, ``"train"`` or ``"probe"`` (the recorded probe set).
         data: ``(x, y)`` to predict on instead.
 
@@ -179,7 +179,11 @@ def agreement(
         raise UnitscopeError(f"prediction agreement needs a classification task, got {task!r}.")
     pairs = resolve_pairs(rec_a, rec_b, members)
     x, y = _inputs(rec_a, split, data)
-    chosen = rec_a.steps.tolist() if steps is None else [int(s) for s in steps]
+    if steps is None:
+        shared = set(rec_a.steps.tolist()) if rec_b is None else set(rec_b.steps.tolist())
+        chosen = [s for s in rec_a.steps.tolist() if s in shared]
+    else:
+        chosen = [int(s) for s in steps]
     rows: dict[str, list[np.ndarray]] = {}
     ia = [i for i, _ in pairs]
     jb = [j for _, j in pairs]

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from .._errors import UnitscopeError, unknown_name
 from ..record import Recording
+from ..train._fit import SMALL_STEP, cpu_threads
 from ._compare import recording_data
 from ._interpolate import as_splits
 from ._stitch_body import INPUT, MLPBody
@@ -226,7 +228,12 @@ def stitch(
     a, b = MLPBody(model_a, "model_a"), MLPBody(model_b, "model_b")
     rows, cols = a.check_layers(layers_a, "A"), b.check_layers(layers_b, "B")
     specs = _check_fits(fits)
-    chosen = _check_controls(controls, untrained)
+    chosen = _check_controls(controls)
+    if "untrained" in chosen and untrained is None:
+        raise UnitscopeError(
+            "the 'untrained' control needs A before training: pass `untrained=` (e.g. "
+            "recording.model(0, members=[k])) or leave 'untrained' out of `controls`."
+        )
     splits = as_splits(data, b.dtype, b.device)
     _check_io(a, b, splits)
     fit_split = "train" if "train" in splits else next(iter(splits))
@@ -240,12 +247,15 @@ def stitch(
     jobs = _jobs(chosen, rows, cols)
     _check_ranks(specs, jobs, acts, fit_split)
     run = Runner(bodies, acts, splits, fit_split, eval_split, loss, task_steps, task_lr)
-    entries = [
-        run.entry(source, src, tgt, spec, la, lb)
-        for source, src, tgt, pairs in jobs
-        for spec in specs
-        for la, lb in pairs
-    ]
+    width = max(t.shape[1] for layers in acts["a"].values() for t in layers.values())
+    small = splits[fit_split][0].shape[0] * width * width < SMALL_STEP
+    with cpu_threads(1 if small else torch.get_num_threads()):  # small: threads cost more
+        entries = [
+            run.entry(source, src, tgt, spec, la, lb)
+            for source, src, tgt, pairs in jobs
+            for spec in specs
+            for la, lb in pairs
+        ]
     return Stitching(
         layers_a=rows,
         layers_b=cols,
@@ -285,16 +295,11 @@ def _check_fits(fits: Sequence[str]) -> list[tuple[str, str, int | None]]:
     return [(spec, *parse_fit(spec)) for spec in names]
 
 
-def _check_controls(controls: Sequence[str], untrained: Any) -> list[str]:
+def _check_controls(controls: Sequence[str]) -> list[str]:
     names = [controls] if isinstance(controls, str) else list(controls)
     for name in names:
         if name not in CONTROLS:
             raise unknown_name("stitching control", name, CONTROLS)
-    if "untrained" in names and untrained is None:
-        raise UnitscopeError(
-            "the 'untrained' control needs A before training: pass `untrained=` (e.g. "
-            "recording.model(0, members=[k])) or leave 'untrained' out of `controls`."
-        )
     return [c for c in CONTROLS if c in names]
 
 
@@ -315,13 +320,11 @@ def _check_io(a: MLPBody, b: MLPBody, splits: dict[str, tuple[Tensor, ...]]) -> 
 
 
 def _check_ranks(specs, jobs: list[Job], acts, split: str) -> None:
+    _, src, tgt, pairs = jobs[0]  # A's trained layers into B's
+    limit = max(min(acts[src][split][a].shape[1], acts[tgt][split][b].shape[1]) for a, b in pairs)
     for spec, name, rank in specs:
-        if name != "lowrank":
-            continue
-        for _, src, tgt, pairs in jobs:
-            for la, lb in pairs:
-                width_a, width_b = acts[src][split][la].shape[1], acts[tgt][split][lb].shape[1]
-                check_rank(spec, int(rank or 0), width_a, width_b)
+        if name == "lowrank":
+            check_rank(spec, int(rank or 0), limit)
 
 
 def stitch_recordings(
@@ -366,7 +369,12 @@ def stitch_recordings(
             "list such as seeds.init=[0,1]), a second recording, or members=(0, 0) for A into A."
         )
     step_value = int(rec_a.steps[rec_a.step_index(step)])
-    chosen, notes = list(controls), []
+    _check_fits(kwargs.get("fits", DEFAULT_FITS))  # fail before the data are loaded
+    for key, rec, side in (("layers_a", rec_a, "A"), ("layers_b", other, "B")):
+        for layer in kwargs.get(key) or []:
+            if layer not in rec.layers:
+                raise unknown_name(f"layer of {side}", layer, rec.layers)
+    chosen, notes = _check_controls(controls), []
     untrained = None
     if "untrained" in chosen:
         if int(rec_a.steps[0]) == 0:

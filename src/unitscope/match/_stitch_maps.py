@@ -10,7 +10,8 @@ the same inputs:
 * ``orthogonal``: orthogonal Procrustes on centered activations, ``W = U Vᵀ`` from the SVD
   ``xaᶜᵀ ybᶜ = U S Vᵀ`` (semi-orthogonal when the widths differ), ``c = μ_b − μ_a W``;
 * ``lowrank:k``: the best rank-k least squares map (reduced-rank regression): the least
-  squares map projected on the top-k right singular vectors of its fitted values;
+  squares map projected on the top-k right singular vectors of its fitted values (a pair
+  narrower than k is fitted at full rank);
 * ``permutation``: the Hungarian matching of units by activation correlation
   (:func:`~unitscope.match.activations`), unit i of A copied into unit ``perm[i]`` of B;
 * ``task``: starts from ``direct`` and is trained on the task loss through B's frozen
@@ -83,12 +84,13 @@ def parse_fit(spec: str) -> tuple[str, int | None]:
     return name, None
 
 
-def check_rank(spec: str, k: int, width_a: int, width_b: int) -> None:
-    """Refuse a ``lowrank:k`` whose k exceeds what the two layers allow."""
-    if k > min(width_a, width_b):
+def check_rank(spec: str, k: int, limit: int) -> None:
+    """Refuse a ``lowrank:k`` that constrains no layer pair (``limit``: the largest
+    ``min(width of A's layer, width of B's layer)``); narrower pairs are fitted at full rank."""
+    if k > limit:
         raise UnitscopeError(
-            f"fit {spec!r}: the rank k = {k} exceeds min(width of A's layer, width of B's "
-            f"layer) = {min(width_a, width_b)}; choose k <= {min(width_a, width_b)}."
+            f"fit {spec!r}: the rank k = {k} exceeds the widths of every layer pair (at most "
+            f"{limit} units), so it constrains nothing; choose k <= {limit}."
         )
 
 

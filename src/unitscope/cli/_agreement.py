@@ -1,0 +1,36 @@
+"""The prediction-agreement fields of ``unitscope compare``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..match import agreement
+from ..record import Recording
+
+
+def agreement_fields(rec_a: Recording, rec_b: Recording, members: int, step: int) -> Any:
+    """Member k of A against member k of B (k < ``members``) at every shared checkpoint, and
+    at ``step``; None for a regression task (there are no predicted labels)."""
+    if rec_a.meta["dataset"]["task"] != "classification":
+        return None
+    result = agreement(rec_a, rec_b, members=[(k, k) for k in range(members)])
+    hits = [t for t, s in enumerate(result.steps.tolist()) if s == step]
+    return {
+        "at_step": result.summary(hits[0]) if hits else None,
+        "over_training": result.summary(),
+    }
+
+
+def echo_agreement(fields: Any) -> None:
+    """One line: the mean of each agreement measure over the pairs at the compared step."""
+    at = None if fields is None else fields["at_step"]
+    if at is None:
+        return
+    means = {k: sum(at[k]) / len(at[k]) for k in ("disagreement", "kappa", "jsd", "delta_accuracy")}
+    click.echo(
+        f"predictions ({at['split']}, step {at['steps']}): disagreement {means['disagreement']:.4f}"
+        f", Cohen's kappa {means['kappa']:.4f}, JSD {means['jsd']:.4f} bits, |delta accuracy| "
+        f"{means['delta_accuracy']:.4f} (mean over {len(at['pairs'])} member pair(s))"
+    )
