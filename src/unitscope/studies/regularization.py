@@ -272,7 +272,7 @@ def settings(scale: Scale) -> dict[str, tuple[str, float, dict[str, Any]]]:
 
 
 def base_config(scale: Scale) -> Config:
-    steps = pick(scale, 40, 300, 600)
+    steps = pick(scale, 40, 300, 1000)
     return config(
         data={
             "name": "digits",
@@ -283,6 +283,7 @@ def base_config(scale: Scale) -> Config:
         optim={"lr": 0.2},
         train={
             "steps": steps,
+            "batch_size": pick(scale, 0, 0, 128),  # full: minibatches keep it under 2.5 min
             "n_checkpoints": pick(scale, 5, 10, 16),
             "eval_every": max(1, steps // 10),
         },
