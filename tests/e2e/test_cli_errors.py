@@ -124,6 +124,25 @@ def test_train_onto_a_full_or_read_only_disk(tmp_path, capsys, monkeypatch, erro
     assert listing(tmp_path) == []  # no recording, no temporary folder
 
 
+def test_train_into_a_read_only_file_system_fails_before_training(tmp_path, capsys, monkeypatch):
+    def fit(*_a, **_k):
+        raise AssertionError("training started")
+
+    def temporary_file(*_a, **_k):
+        raise READ_ONLY
+
+    monkeypatch.setattr("unitscope.cli.train.fit", fit)
+    monkeypatch.setattr("unitscope.cli.train.tempfile.TemporaryFile", temporary_file)
+    refused(
+        ["train", "--out", tmp_path / "r", *SMALL],
+        capsys,
+        f"unitscope: error: cannot write '{tmp_path}': Read-only file system; the file system is "
+        "read-only; write elsewhere.",
+    )
+    (tmp_path / "file").write_text("x")
+    refused(["train", "--out", tmp_path / "file" / "r"], capsys, "it is a file, not a folder.")
+
+
 @pytest.mark.parametrize("error", [FULL, READ_ONLY])
 def test_report_onto_a_full_or_read_only_disk(recording, tmp_path, capsys, monkeypatch, error):
     (tmp_path / "results.json").write_text("old")
@@ -146,6 +165,16 @@ def test_sweep_table_onto_a_full_or_read_only_disk(swept, tmp_path, capsys, monk
         raise error
 
     monkeypatch.setattr("unitscope.sweep._report._write_csv", write_csv)
+    if error is READ_ONLY:  # a read-only folder refuses even the removal of a missing file
+        unlink = Path.unlink
+
+        def refusing_unlink(self, missing_ok=False):
+            if self.name.endswith(".tmp"):
+                unlink(self, missing_ok=True)
+                raise READ_ONLY
+            unlink(self, missing_ok=missing_ok)
+
+        monkeypatch.setattr(Path, "unlink", refusing_unlink)
     refused(
         ["sweep", "table", swept, "--out", tmp_path / "t.csv"],
         capsys,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 
 import click
 
 from .._errors import UnitscopeError
+from .._files import writing
 from ..record import Recording
 from ..train import Config, fit, parse_override
 from ._io import echo_json
@@ -69,13 +70,14 @@ def info(folder: Path, as_json: bool) -> None:
 
 
 def _check_writable(folder: Path) -> None:
-    """Fail before training when the recording could not be saved."""
-    try:
+    """Fail before training when the recording could not be saved: try to write there (a
+    permission check alone misses read-only file systems and says nothing of the reason)."""
+    if folder.exists() and not folder.is_dir():
+        raise UnitscopeError(f"cannot write into {str(folder)!r}: it is a file, not a folder.")
+    with writing(folder):
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UnitscopeError(f"cannot write to {str(folder)!r}: {err.strerror}.") from None
-    if not os.access(folder, os.W_OK):
-        raise UnitscopeError(f"cannot write to {str(folder)!r}: permission denied.")
+        with tempfile.TemporaryFile(dir=folder, prefix=".unitscope-"):
+            pass
 
 
 def _print_summary(s: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -108,7 +109,8 @@ def write_table(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Pat
                 _write_parquet(plain, columns, tmp)
             os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this
+            tmp.unlink(missing_ok=True)
     return path
 
 
