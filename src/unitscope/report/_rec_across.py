@@ -44,6 +44,64 @@ def cka_figure(rec: Recording) -> Figure | None:
     )  # fmt: skip
 
 
+def stitch_figure(rec: Recording) -> Figure | None:
+    """Stitching-penalty matrix: each layer of member 0 (and the raw input) into each layer of
+    member 1 through a least-squares map, trained and (with step 0 recorded) untrained."""
+    fn = optional("unitscope.match", "stitch_recordings")
+    if fn is None or rec.members < 2 or rec.meta["model_spec"]["kind"] != "mlp" or not rec.layers:
+        return None
+    untrained = int(rec.steps[0]) == 0
+    data, where = _stitch_data(rec)
+    controls = ["input", "untrained"][: 1 + untrained]
+    s = fn(rec, members=(0, 1), fits=["direct"], controls=controls, data=data)
+    acc = f"{s.eval_split}_acc" in s.target
+    metric, unit, name = (
+        ("acc", "accuracy points", "accuracy") if acc else ("loss", "loss increase", "loss")
+    )
+    panels = [("trained", "A trained")]
+    if untrained:
+        panels.append(("untrained", "A at step 0"))
+    raw = s.matrix("direct", "input", metric)  # (1, L_b)
+    values = np.stack([np.vstack([raw, s.matrix("direct", src, metric)]) for src, _ in panels])
+    own = s.target[f"{s.eval_split}_{metric}"]
+    verdict = s.cannot_discriminate("direct")
+    flags = (
+        " ".join(s.flags())
+        if verdict is None or verdict.any()
+        else (
+            f"The raw input stitches more than {s.margin:g} points worse than every trained layer."
+        )
+    )
+    right = ", the right panel A before training (step 0)" if untrained else ""
+    return heatmap(
+        "stitching", values, panel_titles=[title for _, title in panels],
+        row_labels=["raw input", *s.layers_a], col_labels=s.layers_b,
+        y_label="from A (member 0)", x_label="into B",
+        title="Stitching penalty: can member 1 use member 0's units?",
+        caption=(f"Each cell connects a layer of A (member 0) into a layer of B (member 1) "
+                 f"through a least-squares map fitted on {where}, and shows the "
+                 f"{s.eval_split} {unit} lost against B alone ({name} {own:.4g}); 0 means B "
+                 f"uses A's layer as well as its own. The first row feeds the raw input "
+                 f"instead{right}: a trained layer that costs no less than these controls "
+                 f"says little about shared units. {flags}"),
+    )  # fmt: skip
+
+
+def _stitch_data(rec: Recording) -> tuple[Any, str]:
+    """The recording's train and test data; the probe set halved (fit on the first half) when
+    the data can no longer be rebuilt (e.g. a user's file that moved)."""
+    rebuild = optional("unitscope.match._compare", "recording_data")
+    try:
+        if rebuild is not None:
+            return rebuild(rec), "the training data"
+    except (ValueError, OSError):  # UnitscopeError is a ValueError
+        pass
+    half = len(rec.probe_x) // 2
+    x, y = rec.probe_x, rec.probe_y
+    data = {"train": (x[:half], y[:half]), "test": (x[half:], y[half:])}
+    return data, "the first half of the probe set (the training data could not be rebuilt)"
+
+
 def _comparison(rec: Recording) -> Any:
     """Every pair of members matched at the last checkpoint; the line between them is
     evaluated on the probe set (9 points), which keeps the report fast."""

@@ -197,7 +197,9 @@ class RecordingReport:
     def _across(self) -> Section:
         figs = across.matched_figures(self.rec)
         cka = across.cka_figure(self.rec)
-        return Section("Across members", figs + ([cka] if cka is not None else []))
+        stitched = across.stitch_figure(self.rec)
+        extra = [f for f in (cka, stitched) if f is not None]
+        return Section("Across members", figs + extra)
 
     def _cnn(self) -> Section:
         rec, m = self.rec, self.member
