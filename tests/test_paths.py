@@ -71,3 +71,39 @@ def test_a_foreign_host_or_live_temporary_goes_once_it_is_old(tmp_path):
     day = time.time() - 25 * 3600
     os.utime(folder, (day, day))
     assert clean_stale_temps(tmp_path, "r") == [folder]
+
+
+def test_atomic_writes_refuse_links_and_clean_killed_writers_temporaries(tmp_path):
+    from unitscope._files import atomic_write_text
+
+    (tmp_path / "victim.html").write_text("keep")
+    (tmp_path / "report.html").symlink_to(tmp_path / "victim.html")
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    for name in ("report.html", "dangling.json"):
+        with pytest.raises(UnitscopeError, match=f"'.*{name}' is a symbolic link"):
+            atomic_write_text(tmp_path / name, "new")
+    assert (tmp_path / "victim.html").read_text() == "keep"
+    assert not (tmp_path / "nowhere.json").exists()
+
+    host = temp_prefix("r").split("@")[1].rstrip(".")
+    killed = tmp_path / f".out.txt.{dead_pid()}@{host}.abcd1234.tmp"
+    killed.write_text("half")
+    atomic_write_text(tmp_path / "out.txt", "whole")
+    assert (tmp_path / "out.txt").read_text() == "whole" and not killed.exists()
+
+
+def test_report_out_as_a_link_is_refused_before_the_report_is_built(tmp_path, capsys):
+    from unitscope.cli import main
+    from unitscope.train import Config, fit
+
+    rec = fit(Config.from_dict({"model": {"hidden": [3]}, "train": {"steps": 2}}))
+    rec.save(tmp_path / "r")
+    (tmp_path / "victim.html").write_text("keep")
+    (tmp_path / "page.html").symlink_to(tmp_path / "victim.html")
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(tmp_path / "r"), "--out", str(tmp_path / "page.html")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert f"{str(tmp_path / 'page.html')!r} is a symbolic link" in err
+    assert (tmp_path / "victim.html").read_text() == "keep"
+    assert not (tmp_path / "results.json").exists()

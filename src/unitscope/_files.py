@@ -19,6 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ._errors import UnitscopeError
+from ._paths import clean_stale_temps, refuse_link, temp_prefix
 
 
 def _umask() -> int:
@@ -65,12 +66,13 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def check_target(path: str | os.PathLike[str]) -> Path:
-    """Refuse, before any work, a file target whose folder is missing or that is a folder.
+    """Refuse, before any work, a file target whose folder is missing, that is a folder, or
+    that is a symbolic link (writing there would replace the link or write through it).
 
     Raises:
-        UnitscopeError: ``path`` is a folder, or its folder does not exist.
+        UnitscopeError: ``path`` is a folder or a link, or its folder does not exist.
     """
-    path = Path(path)
+    path = refuse_link(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UnitscopeError(
@@ -106,7 +108,10 @@ def atomic_write_texts(files: dict[str | os.PathLike[str], str]) -> None:
     try:
         for path, text in targets:
             with writing(path):
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                clean_stale_temps(path.parent, path.name)  # left by a killed writer
+                fd, tmp = tempfile.mkstemp(
+                    dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp"
+                )
                 written.append((tmp, path))
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     fh.write(text)

@@ -86,7 +86,7 @@ def test_a_failed_overwrite_keeps_the_old_recording(rec, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(recording_module.os, "replace", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(UnitscopeError, match=r"cannot write '.*r': No space left on device"):
         rec.save(tmp_path / "r", overwrite=True)
     monkeypatch.undo()
     assert (old / "meta.json").read_bytes() == before
