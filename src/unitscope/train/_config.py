@@ -14,6 +14,7 @@ command line (``--set optim.lr=0.1``) or from a sweep axis, with the same names:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 from dataclasses import dataclass, field, fields
@@ -330,14 +331,23 @@ def validate(cfg: Config) -> None:
 
 def _check_finite(cfg: Config) -> None:
     """Every float key (and pair of floats) must be a finite number."""
-    for section in fields(cfg):
-        part = getattr(cfg, section.name)
-        for key, hint in get_type_hints(type(part)).items():
-            if hint is float or (get_origin(hint) is tuple and get_args(hint)[0] is float):
-                value = getattr(part, key)
-                if not all(
-                    math.isfinite(v) for v in (value if isinstance(value, tuple) else [value])
-                ):
-                    raise UnitscopeError(
-                        f"`{section.name}.{key}` must be a finite number, got {value!r}."
-                    )
+    for section, keys in _float_keys().items():
+        part = getattr(cfg, section)
+        for key in keys:
+            value = getattr(part, key)
+            if not all(math.isfinite(v) for v in (value if isinstance(value, tuple) else [value])):
+                raise UnitscopeError(f"`{section}.{key}` must be a finite number, got {value!r}.")
+
+
+@functools.cache
+def _float_keys() -> dict[str, tuple[str, ...]]:
+    """Section -> its keys annotated ``float`` or ``tuple[float, ...]`` (read once)."""
+    out = {}
+    for section in fields(Config):
+        hints = get_type_hints(_section_type(section.name))
+        out[section.name] = tuple(
+            key
+            for key, hint in hints.items()
+            if hint is float or (get_origin(hint) is tuple and get_args(hint)[0] is float)
+        )
+    return out
