@@ -104,3 +104,21 @@ def test_cnn_errors():
         SmallCNN(1, (8, 8), [2], 3).check_layer("conv.5")
     with pytest.raises(UnitscopeError, match="out of range"):
         SmallCNN(1, (8, 8), [2], 3, members=2).select([2])
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        MLP(5, [7, 3], 4, members=3),
+        SmallCNN(1, (8, 8), [4, 6], 10, members=2),
+        SmallCNN(3, (9, 11), [5], 3, kernel_size=5, pool="avg", members=2),
+        SmallCNN(2, (6, 6), [3, 2], 2, pool="none", members=1),
+    ],
+)
+def test_per_sample_numel_counts_what_forward_hidden_returns(model):
+    spec = model.spec
+    shape = (2, 5) if isinstance(model, MLP) else (2, spec["in_channels"], *spec["image_size"])
+    with torch.no_grad():
+        out, hidden = model.forward_hidden(torch.zeros(shape))
+    produced = out.numel() + sum(h.numel() for h in hidden.values())
+    assert model.per_sample_numel() * 2 == produced

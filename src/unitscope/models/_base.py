@@ -50,6 +50,12 @@ class UnitModel(nn.Module):
     def forward(self, x: Tensor, noise: Noise | None = None) -> Tensor:
         return self.forward_hidden(x, noise)[0]
 
+    def per_sample_numel(self) -> int:
+        """Numbers one input sample produces in the outputs and every studied layer, over
+        all K members: what :meth:`forward_hidden` returns per sample, counted from the
+        architecture alone (no forward pass, so it works on the ``meta`` device for free)."""
+        raise NotImplementedError
+
     def check_layer(self, name: str) -> UnitAxes:
         """The unit axes of layer ``name``; a mistyped name gets a did-you-mean."""
         axes = self.unit_axes()

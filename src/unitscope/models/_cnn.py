@@ -122,6 +122,15 @@ class SmallCNN(UnitModel):
         flat = h.reshape(n, K, -1).transpose(0, 1)  # (K, n, C*H*W), channel-major per member
         return self.out(flat), hidden
 
+    def per_sample_numel(self) -> int:
+        h, w = self.spec["image_size"]
+        total = self.spec["out_features"]
+        for channels in self.spec["channels"]:  # odd kernels, padding k // 2: size kept
+            total += channels * h * w
+            if self.pool != "none":
+                h, w = h // 2, w // 2
+        return self.members * total
+
     def unit_axes(self) -> dict[str, UnitAxes]:
         axes = {}
         last = len(self.conv) - 1

@@ -78,6 +78,9 @@ class MLP(UnitModel):
                 h = noise(i, h)
         return self.out(h), hidden  # (K, n, out)
 
+    def per_sample_numel(self) -> int:
+        return self.members * (sum(self.spec["hidden"]) + self.spec["out_features"])
+
     def unit_axes(self) -> dict[str, UnitAxes]:
         axes = {}
         names = [f"hidden.{i}" for i in range(len(self.hidden))] + ["out"]

@@ -32,9 +32,8 @@ def training_bytes(config: Config, model: UnitModel, train: Dataset, test: Datas
     T = len(
         checkpoint_steps(config.train.steps, config.train.n_checkpoints, config.train.checkpoints)
     )
-    with torch.device("meta"), torch.no_grad():
-        out, hidden = model.forward_hidden(torch.empty((1, *train.input_shape)))
-    per_sample = out.numel() + sum(h.numel() for h in hidden.values())  # every member
+    per_sample = model.per_sample_numel()  # every member; no forward (a meta forward costs
+    # seconds of one-time imports in every process)
     batch = config.train.batch_size or train.n_samples
     forward = max(3 * batch, train.n_samples, test.n_samples) * per_sample  # 3: backward
     probe = T * min(config.data.n_probe, test.n_samples) * per_sample
