@@ -32,7 +32,7 @@ def plain_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_cross_correlation_matches_numpy(rng):
     a = rng.normal(size=(3, 40, 5))
     b = a[..., [1, 0, 4]] * 2.0 + rng.normal(size=(3, 40, 3))
-    r = cross_correlation(a, b)
+    r = cross_correlation(a, b, layout="KND")
     for k in range(3):
         np.testing.assert_allclose(r[k], plain_corr(a[k], b[k]), atol=1e-12)
 
@@ -42,9 +42,11 @@ def test_agrees_with_the_measures_unit_correlation(rng):
 
     maps_a, maps_b = rng.normal(size=(6, 3, 4, 4)), rng.normal(size=(6, 3, 4, 4))
     expected = unit_correlation(
-        to_units(maps_a, "positions").values, to_units(maps_b, "positions").values
+        to_units(maps_a, "positions", layout="NCHW").values,
+        to_units(maps_b, "positions", layout="NCHW").values,
     )
-    np.testing.assert_allclose(cross_correlation(maps_a, maps_b)[0], expected, atol=1e-12)
+    got = cross_correlation(maps_a, maps_b, layout="NCHW")[0]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
 def test_streaming_equals_one_pass_even_with_a_large_offset(rng):
@@ -61,13 +63,15 @@ def test_conv_maps_count_every_position_as_an_observation(rng):
     maps_b = rng.normal(size=(10, 3, 4, 4))
     flat = lambda m: m.transpose(0, 2, 3, 1).reshape(-1, 3)  # noqa: E731  (n*H*W, C)
     np.testing.assert_allclose(
-        cross_correlation(maps_a, maps_b)[0], plain_corr(flat(maps_a), flat(maps_b)), atol=1e-12
+        cross_correlation(maps_a, maps_b, layout="NCHW")[0],
+        plain_corr(flat(maps_a), flat(maps_b)),
+        atol=1e-12,
     )
 
 
 def test_identical_runs_match_with_correlation_one_and_the_identity(rng):
     a = rng.normal(size=(2, 50, 7))
-    m = activations(a, a)
+    m = activations(a, a, layout="KND")
     np.testing.assert_allclose(m.matched, 1.0, atol=1e-12)
     assert (m.perm == np.arange(7)).all()
     np.testing.assert_allclose(m.unaligned, 1.0, atol=1e-12)
@@ -130,7 +134,7 @@ def test_hungarian_mean_is_non_negative_between_networks(random_mlp, seed):
 
 def test_trained_runs_beat_the_baselines(mlp_rec):
     acts = mlp_rec.activations("hidden.0")[-1]  # (K, n_probe, U)
-    m = activations(acts[[0]], acts[[1]], seed=0)
+    m = activations(acts[[0]], acts[[1]], layout="KND", seed=0)
     assert m.mean[0] > np.nanmean(m.null[0])
     assert m.mean[0] >= m.unaligned[0].mean()
     assert m.semi.mean() >= m.mean[0] >= 0
@@ -174,9 +178,10 @@ def test_summary_is_plain_python(rng):
     ("a", "b", "kwargs", "message"),
     [
         ((20, 3), (20, 4), {}, r"same observations and units .* \(20, 3\) and \(20, 4\)"),
-        ((2, 20, 3), (3, 20, 3), {}, "runs A and B hold 2 and 3 members"),
+        ((2, 20, 3), (3, 20, 3), {"layout": "KND"}, "runs A and B hold 2 and 3 members"),
         ((1, 3), (1, 3), {}, "needs >= 2 observations"),
-        ((20,), (20,), {}, r"must be \(n, units\)"),
+        ((20,), (20,), {}, r"a 1-D tensor has no default layout"),
+        ((2, 20, 3), (2, 20, 3), {}, r"a 3-D tensor could be .*'NTD'.*'KND'"),
         ((20, 3), (20, 3), {"null": "random"}, "`null` must be 'shuffle', an array or None"),
     ],
 )

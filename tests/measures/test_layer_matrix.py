@@ -38,9 +38,9 @@ def test_array_matrix_equals_pairwise_measure():
     rng = np.random.default_rng(0)
     a = {"h0": rng.standard_normal((40, 5)), "h1": rng.standard_normal((40, 3))}
     b = {"g0": rng.standard_normal((40, 4)), "conv": rng.standard_normal((40, 2, 3, 3))}
-    m = layer_similarity_matrix(a, b, "pwcca_similarity")
+    m = layer_similarity_matrix(a, b, "pwcca_similarity", layout="NCHW")
     assert m.rows == ["h0", "h1"] and m.cols == ["g0", "conv"]
-    conv = to_units(b["conv"], "mean").values
+    conv = to_units(b["conv"], "mean", layout="NCHW").values
     assert m.values[1, 1] == pytest.approx(compute("pwcca_similarity", a["h1"], conv), abs=1e-14)
     assert m.unit_views == {"h0": "dense", "h1": "dense", "g0": "dense", "conv": "mean"}
     assert m.to_dict()["values"][0][0] == m.values[0, 0] and m.convention == "similarity"
@@ -81,7 +81,7 @@ def test_conv_layers_use_the_requested_unit_view():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 2, 3)).double()
     data = torch.randn(40, 1, 6, 6, dtype=torch.float64)
-    m = model_similarity_matrix(net, None, data, layers_a=["1", "2"], conv="flatten")
+    m = model_similarity_matrix(net, None, data, layers_a=["1", "2"], conv="flatten", layout="NCHW")
     assert m.unit_views == {"1": "flatten", "2": "flatten"}
     acts = record_activations(net, data, ["1", "2"])
     want = compute("linear_cka", acts["1"].reshape(40, -1), acts["2"].reshape(40, -1))

@@ -24,7 +24,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .._errors import UnitscopeError
-from ._correlation import CrossCorrelation, as_observations
+from ..measures._layout import Layout, require_layout
+from ._correlation import CrossCorrelation, observations
 
 
 @dataclass(frozen=True)
@@ -111,16 +112,21 @@ def activations(
     acts_a: Any,
     acts_b: Any,
     *,
+    layout: str | None = None,
     null: Any = "shuffle",
     seed: int = 0,
 ) -> ActivationMatch:
     """Match the units of one layer of run A to those of run B by activation correlation.
 
     Args:
-        acts_a: activations of A on a probe set: (K, n, U) dense, or conv maps (K, n, C, H, W)
-            where every (sample, position) is an observation; without the K axis, K=1.
+        acts_a: activations of A on a probe set: (n, U), or more axes with a ``layout``.
         acts_b: activations of B on the same inputs, same layout. A side with K=1 is paired
             with every member of the other side.
+        layout: one letter per axis of both (and of an array ``null``): ``"KND"`` for K
+            members' (K, n, U), ``"KNCHW"`` for conv maps, ``"NTD"`` for a transformer's
+            tokens, ``"NHWC"`` channels-last. Every (sample, position) is one observation of
+            a unit. Required beyond two axes: a (N, T, D) tensor is never guessed to be K=N
+            runs of T samples.
         null: ``"shuffle"`` matches A against B with its samples shuffled (seeded by ``seed``);
             an array like ``acts_b`` (e.g. an untrained network's activations) is matched
             against A instead; ``None`` skips the null (``null`` is then NaN).
@@ -136,7 +142,7 @@ def activations(
         >>> m.perm[0].tolist(), bool(m.mean[0] > 0.99), bool(abs(m.null).max() < 0.3)
         ([5, 4, 3, 2, 1, 0], True, True)
     """
-    a, b = as_observations(acts_a, "acts_a"), as_observations(acts_b, "acts_b")
+    a, b = observations(acts_a, "acts_a", layout), observations(acts_b, "acts_b", layout)
     _check_pair(a, b)
     U = a.shape[2]
     corr, active = CrossCorrelation().update(a, b).full()  # (P, 2U, 2U)
@@ -153,7 +159,7 @@ def activations(
         semi_index=cross.argmax(axis=2),
         unaligned=cross[:, diag, diag],
         sibling=sibling,
-        null=_null(a, b, acts_b, null, seed, cross.shape[:2]),
+        null=_null(a, acts_b, layout, null, seed, cross.shape[:2]),
         active_a=active[:, :U],
         active_b=active[:, U:],
     )
@@ -169,7 +175,7 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
 
 
 def _null(
-    a: torch.Tensor, b: torch.Tensor, raw_b: Any, null: Any, seed: int, shape: tuple[int, ...]
+    a: torch.Tensor, raw_b: Any, layout: str | None, null: Any, seed: int, shape: tuple[int, ...]
 ) -> np.ndarray:
     """Matched correlations of A against a comparison that shares nothing with A."""
     if null is None:
@@ -177,24 +183,17 @@ def _null(
     if isinstance(null, str):
         if null != "shuffle":
             raise UnitscopeError(f"`null` must be 'shuffle', an array or None, got {null!r}.")
-        n = _n_samples(raw_b)
-        order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
-        other = as_observations(_rows(raw_b, order), "acts_b")
+        lay = require_layout(tuple(raw_b.shape), layout, "acts_b", members=True)
+        order = torch.from_numpy(np.random.default_rng(seed).permutation(raw_b.shape[lay.samples]))
+        other = observations(_rows(raw_b, order, lay), "acts_b", layout)
     else:
-        other = as_observations(null, "null")
+        other = observations(null, "null", layout)
         _check_pair(a, other)
     corr = CrossCorrelation().update(a, other).compute()
     return _take(corr, hungarian(corr))
 
 
-def _n_samples(acts: Any) -> int:
-    """Number of samples n of activations laid out as in :func:`activations`."""
-    shape = tuple(acts.shape)
-    return int(shape[0] if len(shape) in (2, 4) else shape[1])
-
-
-def _rows(acts: Any, order: torch.Tensor) -> torch.Tensor:
-    """The samples of ``acts`` in ``order`` (the sample axis is 0 without K, 1 with K)."""
+def _rows(acts: Any, order: torch.Tensor, lay: Layout) -> torch.Tensor:
+    """The samples of ``acts`` in ``order``, along the layout's sample axis."""
     t = acts.detach() if isinstance(acts, torch.Tensor) else torch.as_tensor(np.asarray(acts))
-    axis = 0 if t.dim() in (2, 4) else 1
-    return t.index_select(axis, order.to(t.device))
+    return t.index_select(lay.samples, order.to(t.device))

@@ -15,6 +15,8 @@ from ._permute import Perms
 from ._weights import weights
 
 METHODS = ("weights", "activations")
+# unitscope's own models: dense layers give (K, n, U), conv layers (K, n, C, H, W).
+OWN_LAYOUT = {3: "KND", 5: "KNCHW"}
 
 
 def match_layers(
@@ -67,6 +69,7 @@ def match_layers(
         n: activations(
             hidden_a[n],
             hidden_b[n],
+            layout=OWN_LAYOUT[hidden_a[n].dim()],
             seed=seed,
             null=hidden_null[n] if hidden_null is not None else null,
         )

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .._errors import UnitscopeError
+from ..measures._layout import require_layout
 
 _CHUNK = 1 << 22  # float64 elements converted per chunk (32 MB)
 _RTOL = 1e-12  # a unit whose std is below _RTOL * |mean| (or exactly 0) does not vary
@@ -35,11 +36,30 @@ def as_tensor(x: Any, name: str) -> Tensor:
     return t
 
 
-def as_observations(acts: Any, name: str) -> Tensor:
-    """Activations as (K, n_observations, n_units).
+def observations(acts: Any, name: str, layout: str | None) -> Tensor:
+    """Activations as (K, n_observations, n_units), read with ``layout`` (never guessed).
 
-    Accepts dense (n, U) or (K, n, U) and conv maps (n, C, H, W) or (K, n, C, H, W); for conv
-    maps every (sample, position) is one observation of a channel. A missing K axis means K=1.
+    ``layout`` names every axis (``"KND"``, ``"KNCHW"``, ``"NTD"``, ...; see
+    :mod:`~unitscope.measures._layout`); a 2-D tensor without one is ``"ND"``. Every
+    (sample, position) is one observation of a unit; without a K axis, K=1.
+    """
+    t = as_tensor(acts, name)
+    lay = require_layout(tuple(t.shape), layout, name, members=True)
+    t = t.permute(lay.order)  # (K?, n, *positions, U)
+    if lay.members is None:
+        t = t.unsqueeze(0)
+    t = t.reshape(t.shape[0], -1, t.shape[-1])  # (K, n * positions, U)
+    if t.shape[1] < 2:
+        raise UnitscopeError(f"`{name}` needs >= 2 observations to correlate, got {t.shape[1]}.")
+    return t
+
+
+def as_observations(acts: Any, name: str) -> Tensor:
+    """Activations of unitscope's own models as (K, n_observations, n_units).
+
+    For callers that know their layout by construction: dense (n, U) or (K, n, U) and conv
+    maps (n, C, H, W) or (K, n, C, H, W). Input from users goes through :func:`observations`,
+    which never guesses.
     """
     t = as_tensor(acts, name)
     if t.dim() in (2, 4):
@@ -161,13 +181,15 @@ def correlation_from_moments(
     return corr.clamp(-1.0, 1.0).cpu().numpy(), active.cpu().numpy()
 
 
-def cross_correlation(a: Any, b: Any) -> np.ndarray:
+def cross_correlation(a: Any, b: Any, *, layout: str | None = None) -> np.ndarray:
     """Correlation between every unit of A and every unit of B, in float64.
 
     Args:
-        a: activations of run A: (K, n, U_a) or conv maps (K, n, C, H, W); without the K axis
-            K=1. Conv maps count every (sample, position) as an observation.
+        a: activations of run A: (n, U_a), or a tensor of more axes with its ``layout``.
         b: activations of run B on the same inputs, same layout.
+        layout: one letter per axis, e.g. ``"KND"`` (members, samples, units), ``"KNCHW"``
+            or ``"NTD"`` (tokens); required beyond two axes. Every (sample, position) is an
+            observation; without a K axis, K=1.
 
     Returns:
         (K, U_a, U_b) correlations; entries of a unit that does not vary are 0.
@@ -178,4 +200,8 @@ def cross_correlation(a: Any, b: Any) -> np.ndarray:
         >>> r[0].argmax(axis=1).tolist()  # unit i of A is unit argmax of B
         [2, 1, 3, 0]
     """
-    return CrossCorrelation().update(as_observations(a, "a"), as_observations(b, "b")).compute()
+    return (
+        CrossCorrelation()
+        .update(observations(a, "a", layout), observations(b, "b", layout))
+        .compute()
+    )

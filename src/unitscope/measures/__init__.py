@@ -23,7 +23,9 @@ RBF CKA; CCA, SVCCA, PWCCA; Procrustes similarity and angular distance; RSA; mut
 Streaming: :class:`StreamingMeasure`, :class:`StreamingUnitCorrelation`, :class:`MinibatchCKA`.
 Batched over checkpoints and members: :func:`apply_measure`, :func:`unit_summary`,
 :func:`over_recording`. Layer × layer: :func:`layer_similarity_matrix`,
-:func:`model_similarity_matrix`. Conv maps to units: :func:`to_units`.
+:func:`model_similarity_matrix`. Maps and tokens to units: :func:`to_units`; a tensor of
+more than two axes always comes with its ``layout`` (``"NCHW"``, ``"NHWC"``, ``"NTD"``, ...),
+which is never guessed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from ._condensation import (
     relative_change,
 )
 from ._conv import CONV_MODES, UnitView, to_units
+from ._layout import LAYOUTS
 from ._matrix import LayerMatrix, layer_similarity_matrix, model_similarity_matrix
 from ._procrustes import procrustes_distance, procrustes_similarity
 from ._registry import MEASURES, Measure, compute, get_measure, list_measures
@@ -67,6 +70,7 @@ from ._validate import DegenerateInputWarning
 
 __all__ = [
     "CONV_MODES",
+    "LAYOUTS",
     "MEASURES",
     "DegenerateInputWarning",
     "LayerMatrix",

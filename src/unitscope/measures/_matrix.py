@@ -15,6 +15,7 @@ from .._errors import UnitscopeError
 from ..record._hooks import capture, eval_mode, iter_batches, run_batch
 from ._cka import hsic_unbiased, ratio_unbiased
 from ._conv import CONV_MODES, UnitView, to_units
+from ._layout import layout_for
 from ._moments import CrossMoments
 from ._registry import check_options, get_measure
 from ._streaming import check_streamable, value_from_moments
@@ -62,16 +63,20 @@ def layer_similarity_matrix(
     measure: str = "linear_cka",
     *,
     conv: str = "mean",
+    layout: str | Mapping[str, str] | None = None,
     **options: Any,
 ) -> LayerMatrix:
     """A registered measure between every layer of ``acts_a`` and every layer of ``acts_b``.
 
     Args:
-        acts_a: layer → (n_samples, n_units) or conv (n_samples, C, H, W) activations.
+        acts_a: layer → (n_samples, n_units), or maps / tokens with a ``layout``.
         acts_b: the same for the second model; ``None`` compares ``acts_a`` with itself
             (symmetric measures then compute one triangle).
         measure: a registered measure name.
-        conv: how conv activations become units (:func:`to_units`), recorded in the result.
+        conv: how maps and tokens become units (:func:`to_units`), recorded in the result.
+        layout: the layout of every tensor of more than two axes, e.g. ``"NCHW"`` (a string
+            applies to every such tensor with that many axes), or a dict layer → layout.
+            Never guessed: a 3-D or 4-D tensor without one is refused.
         **options: the measure's options.
 
     Returns:
@@ -86,8 +91,8 @@ def layer_similarity_matrix(
     """
     spec = get_measure(measure)
     check_options(spec, options)
-    views_a = _views(acts_a, conv, "acts_a")
-    views_b = views_a if acts_b is None else _views(acts_b, conv, "acts_b")
+    views_a = _views(acts_a, conv, layout, "acts_a")
+    views_b = views_a if acts_b is None else _views(acts_b, conv, layout, "acts_b")
     n = _common_rows(views_a, views_b)
     rows, cols = list(views_a), list(views_b)
     values = np.empty((len(rows), len(cols)))
@@ -110,6 +115,7 @@ def model_similarity_matrix(
     layers_b: Sequence[str] | None = None,
     measure: str = "linear_cka",
     conv: str = "mean",
+    layout: str | Mapping[str, str] | None = None,
     max_batches: int | None = None,
     **options: Any,
 ) -> LayerMatrix:
@@ -129,7 +135,11 @@ def model_similarity_matrix(
         layers_a: module names of ``model_a`` (rows).
         layers_b: module names of ``model_b`` (columns); default ``layers_a``.
         measure: an exact streaming measure or ``"minibatch_cka"``.
-        conv: how conv activations become units (:func:`to_units`).
+        conv: how maps and tokens become units (:func:`to_units`).
+        layout: the layout of layers whose outputs have more than two axes: ``"NCHW"`` for
+            torch conv layers, ``"NHWC"`` channels-last, ``"NTD"`` transformer tokens; a
+            string applies to every such layer with that many axes, a dict names each layer.
+            Never guessed: a 3-D or 4-D output without one is refused.
         max_batches: stop after this many batches.
         **options: the measure's options (``alpha`` for Procrustes).
 
@@ -154,7 +164,7 @@ def model_similarity_matrix(
     acc: _Exact | _Minibatch = (
         _Minibatch() if measure == "minibatch_cka" else _Exact(measure, options)
     )
-    modes = _one_pass(acc, model_a, model_b, data, rows, cols, conv, max_batches)
+    modes = _one_pass(acc, model_a, model_b, data, rows, cols, (conv, layout), max_batches)
     values, n = acc.result(len(rows), len(cols))
     convention = "similarity" if measure == "minibatch_cka" else get_measure(measure).convention
     return LayerMatrix(values, rows, cols, measure, convention, modes, n)
@@ -167,7 +177,7 @@ def _one_pass(
     data: Any,
     rows: list[str],
     cols: list[str],
-    conv: str,
+    conv: tuple[str, Any],
     max_batches: int | None,
 ) -> dict[str, str]:
     """Feed every batch's unit views to ``acc``; hooks and modes are restored on exit."""
@@ -252,20 +262,30 @@ def _gram(x: np.ndarray) -> np.ndarray:
     return xc @ xc.T  # (m, m)
 
 
-def _units(t: torch.Tensor, conv: str, modes: dict[str, str], name: str) -> np.ndarray:
-    view = to_units(t.numpy(), conv)
+def _units(t: torch.Tensor, conv: tuple[str, Any], modes: dict[str, str], name: str) -> np.ndarray:
+    mode, layout = conv
+    view = _view(t.numpy(), mode, layout, name)
     modes[name] = view.mode
     return view.values
+
+
+def _view(acts: Any, mode: str, layout: Any, name: str) -> UnitView:
+    """``to_units`` of layer ``name``; a refused layout names the layer."""
+    ndim = len(getattr(acts, "shape", ()))
+    try:
+        return to_units(acts, mode, layout=layout_for(name, ndim, layout))
+    except UnitscopeError as err:
+        raise UnitscopeError(f"layer {name!r}: {err}") from None
 
 
 def _union(a: Sequence[str], b: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*a, *b]))
 
 
-def _views(acts: Mapping[str, Any], conv: str, name: str) -> dict[str, UnitView]:
+def _views(acts: Mapping[str, Any], conv: str, layout: Any, name: str) -> dict[str, UnitView]:
     if not isinstance(acts, Mapping) or not acts:
         raise UnitscopeError(f"`{name}` must be a non-empty dict of layer name → activations.")
-    return {str(k): to_units(v, conv) for k, v in acts.items()}
+    return {str(k): _view(v, conv, layout, str(k)) for k, v in acts.items()}
 
 
 def _common_rows(a: dict[str, UnitView], b: dict[str, UnitView]) -> int:

@@ -194,7 +194,11 @@ def matrix(
     """
     arr = to_numpy(x, name)
     if arr.ndim != 2:
-        hint = " For conv activations use to_units(x, mode=...)." if arr.ndim > 2 else ""
+        hint = (
+            " For conv activations use to_units(x, mode=..., layout='NCHW'), tokens 'NTD'."
+            if arr.ndim > 2
+            else ""
+        )
         raise UnitscopeError(
             f"`{name}` must be 2-D (n_samples, n_units), got shape {tuple(arr.shape)}.{hint}"
         )

@@ -287,7 +287,7 @@ def across_seeds(maps: np.ndarray) -> Across | None:
     if not pairs:
         return None
     a, b = (maps[[p[i] for p in pairs]] for i in (0, 1))  # (P, n, C, H, W)
-    mt = match.activations(a, b)
+    mt = match.activations(a, b, layout="KNCHW")
     return Across(
         seeds=K,
         pairs=pairs,
