@@ -333,6 +333,7 @@ class Setup:
     """The scale of each part."""
 
     steps: int
+    sweep_steps: int  # eps sweep (the growth is fitted before it saturates)
     n_samples: int
     seeds: int  # keeps / breaks / long runs
     sweep_seeds: int  # eps sweep
@@ -343,10 +344,11 @@ class Setup:
 def setup(scale: Scale) -> Setup:
     return Setup(
         steps=pick(scale, 60, 300, 2000),
+        sweep_steps=pick(scale, 60, 300, 800),
         n_samples=pick(scale, 80, 200, 500),
         seeds=pick(scale, 3, 8, 16),
-        sweep_seeds=pick(scale, 4, 32, 48),
-        eps=pick(scale, (1e-6,), (1e-8, 1e-4), (1e-10, 1e-8, 1e-6, 1e-4)),
+        sweep_seeds=pick(scale, 4, 32, 32),
+        eps=pick(scale, (1e-6,), (1e-8, 1e-4), (1e-10, 1e-7, 1e-4)),
         long_cap=pick(scale, 400, 4000, 12000),
     )
 
@@ -500,10 +502,10 @@ def measure(scale: Scale, result: StudyResult, progress: ProgressFn | None) -> M
         for eps in s.eps:
             with part(result, f"{name}, eps={eps:g}", progress):
                 m.sweep.setdefault(name, {})[eps] = sweep_run(
-                    sweep_base.override(change), eps, s.steps
+                    sweep_base.override(change), eps, s.sweep_steps
                 )
     with part(result, "control: strong weight decay", progress):
-        m.control_sweep = sweep_run(sweep_base.override(DECAY_CONTROL), min(s.eps), s.steps)
+        m.control_sweep = sweep_run(sweep_base.override(DECAY_CONTROL), min(s.eps), s.sweep_steps)
     with part(result, "where identical columns round differently", progress):
         m.sources = rounding_sources(long_config(scale, s.seeds, 1))
     long_runs(m, scale, result, progress)
@@ -696,7 +698,10 @@ def findings(m: Measured) -> dict[str, Finding]:
                 "the planted difference starts small (below 1% of the weights) and far "
                 "above rounding, and every run has a fit window",
                 start_max < 1e-2
-                and min(float(np.min(r["start"])) for r in runs.values()) > 1e3 * 2.2e-16
+                and all(
+                    (r["start"] > rounding_tolerance("float64", float(np.max(r["scale"])))).all()
+                    for r in runs.values()
+                )
                 and all(np.isfinite(r["rate"]).all() for r in runs.values()),
                 {"max_start_relative": start_max},
             ),
@@ -707,6 +712,12 @@ def findings(m: Measured) -> dict[str, Finding]:
         over = t_interval(long["excess"])
         early = t_interval(long["control_excess"])
         planted = t_interval(long["planted_excess"])
+        differ = long["first_nonzero"][long["first_nonzero"] >= 0]
+        first = (
+            f"{int(np.median(differ))} (median; {len(differ)}/{len(long['excess'])} seeds)"
+            if len(differ)
+            else "never"
+        )
         ops = [k for k, v in m.sources.items() if any(len(g) > 1 for g in v["groups"])]
         where = (
             "identical columns round differently in "
@@ -726,7 +737,8 @@ def findings(m: Measured) -> dict[str, Finding]:
             f"{fmt(long['rho'])}) / {fmt(long['rate'])} = {fmt(long['t_sep'])} steps; after "
             f"{long['horizon']} steps log10(spread / threshold) is {fmt_interval(over)} "
             f"(a planted 1e-12 difference: {fmt_interval(planted)}; its late growth rate "
-            f"{fmt_interval(t_interval(long['planted_late_rate']))}); {where}.",
+            f"{fmt_interval(t_interval(long['planted_late_rate']))}); units first differ "
+            f"by step {first}; {where}.",
             {
                 "log10_spread_over_threshold": long["excess"].tolist(),
                 "planted_log10_spread_over_threshold": long["planted_excess"].tolist(),
