@@ -24,13 +24,30 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnitscopeError:
+def unknown_name(
+    kind: str, name: str, choices: Iterable[str], *, closest: int | None = None, every: str = ""
+) -> UnitscopeError:
     """Build the error for an unknown ``kind`` name, with a did-you-mean and the valid names.
+
+    With ``closest``, a list longer than that shows only the ``closest`` names nearest to
+    ``name`` (a network can have hundreds of modules), and ``every`` says how to list them all.
 
     >>> str(unknown_name("layer", "hiden.0", ["hidden.0", "out"]))
     "unknown layer 'hiden.0'. Did you mean 'hidden.0'? Available: 'hidden.0', 'out'."
+    >>> names = ["fc", "conv", "head", "layer1.0.relu", "layer2.0.relu"]
+    >>> str(unknown_name("layer", "layer1.0.rel", names, closest=2, every="see module_names()"))
+    "unknown layer 'layer1.0.rel'. Did you mean 'layer1.0.relu'? Closest of 5: 'layer1.0.relu', \
+'layer2.0.relu'; see module_names()."
     """
     choices = sorted(choices)
+    if closest is not None and len(choices) > closest:
+        near = difflib.get_close_matches(name, choices, n=closest, cutoff=0.0)
+        listed = ", ".join(repr(c) for c in near)
+        tail = f"; {every}" if every else ""
+        return UnitscopeError(
+            f"unknown {kind} {name!r}.{did_you_mean(name, choices)} "
+            f"Closest of {len(choices)}: {listed}{tail}."
+        )
     listed = ", ".join(repr(c) for c in choices)
     return UnitscopeError(
         f"unknown {kind} {name!r}.{did_you_mean(name, choices)} Available: {listed}."

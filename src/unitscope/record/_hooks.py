@@ -2,10 +2,11 @@
 
 Side effects are scoped: :func:`capture` registers the hooks and always removes them in
 ``finally``; :func:`eval_mode` sets eval mode and restores every module's own train/eval flag.
-Layer names are checked before anything runs (did-you-mean, with the list of names); a module
-that runs more than once in one forward pass (e.g. one ``nn.ReLU`` reused after several layers)
-is reported instead of silently mixing its calls. Captured tensors are detached copies,
-stored in float32 on the CPU.
+Layer names are checked before anything runs (did-you-mean, with the closest names). A module
+that runs more than once in one forward pass (one ``nn.ReLU`` object reused in a ResNet block)
+has several outputs: pick one call with ``"layer1.0.relu#1"`` (calls count from 0) or
+``call=``; without a choice it is refused, with the calls listed, instead of silently mixing
+them. Captured tensors are detached copies, stored in float32 on the CPU.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 from .._errors import UnitscopeError, unknown_name
 
 Select = Mapping[str, "int | str"]
+CLOSEST = 5  # names shown by an unknown-layer error
 
 
 def module_names(model: nn.Module) -> list[str]:
@@ -29,8 +31,22 @@ def module_names(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
 
 
+def split_call(name: str, available: Mapping[str, Any]) -> tuple[str, int | None]:
+    """``"layer1.0.relu#1"`` -> ``("layer1.0.relu", 1)``; a name without ``#k`` -> (name, None)."""
+    base, sep, tail = name.rpartition("#")
+    if not sep or name in available:
+        return name, None
+    if not tail.isdigit():
+        raise UnitscopeError(
+            f"layer {name!r}: after '#' comes the call to record, counted from 0, e.g. "
+            f"{base + '#1'!r}."
+        )
+    return base, int(tail)
+
+
 def resolve_layers(model: nn.Module, layers: str | Sequence[str]) -> dict[str, nn.Module]:
-    """Map each requested layer name to its module; unknown names get a did-you-mean."""
+    """Map each requested layer name (``#k`` suffix allowed) to its module; unknown names get
+    a did-you-mean with the closest module names."""
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names:
         raise UnitscopeError("`layers` is empty; name at least one module, e.g. 'hidden.0'.")
@@ -38,10 +54,19 @@ def resolve_layers(model: nn.Module, layers: str | Sequence[str]) -> dict[str, n
         raise UnitscopeError(f"`layers` names a module twice: {names}.")
     available = dict(model.named_modules())
     available.pop("", None)
+    out = {}
     for name in names:
-        if name not in available:
-            raise unknown_name("layer", name, available)
-    return {name: available[name] for name in names}
+        base, _ = split_call(name, available)
+        if base not in available:
+            raise unknown_name(
+                "layer",
+                base,
+                available,
+                closest=CLOSEST,
+                every="all names: unitscope.record.module_names(model)",
+            )
+        out[name] = available[base]
+    return out
 
 
 @contextmanager
@@ -58,12 +83,17 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 @dataclass
 class Capture:
-    """What :func:`capture` collects: per layer, one float32 CPU tensor per forward pass."""
+    """What :func:`capture` collects: per layer, one float32 CPU tensor per forward pass.
+
+    ``targets[layer]`` is the (module name, call) a requested layer reads; ``calls[module]``
+    counts the module's calls in the current forward pass.
+    """
 
     layers: list[str]
     select: Mapping[str, int | str]
     outputs: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    targets: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     def take(self) -> dict[str, torch.Tensor]:
         """The outputs of the last forward pass, and forget them."""
@@ -72,44 +102,63 @@ class Capture:
         return out
 
     def _start(self, *_: Any) -> None:
-        self.calls = dict.fromkeys(self.layers, 0)
+        self.calls = {module: 0 for module, _ in self.targets.values()}
 
     def _end(self, *_: Any) -> None:
-        missing = [name for name in self.layers if self.calls.get(name, 0) == 0]
+        missing = [name for name in self.layers if self.calls.get(self.targets[name][0], 0) == 0]
         if missing:
             raise UnitscopeError(
                 f"layer(s) {missing} did not run during the forward pass; record modules that "
                 "the model calls on every input."
             )
-
-    def _hook(self, name: str):
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            self.calls[name] = self.calls.get(name, 0) + 1
-            if self.calls[name] > 1:
+        for name in self.layers:
+            module, call = self.targets[name]
+            ran = self.calls[module]
+            listed = " or ".join(repr(f"{module}#{i}") for i in range(ran))
+            if call is None and ran > 1:
                 raise UnitscopeError(
-                    f"module {name!r} ran {self.calls[name]} times in one forward pass (one "
-                    "module object is reused, e.g. a shared nn.ReLU), so its activations are "
-                    "ambiguous; give each use its own module, or record another layer."
+                    f"module {module!r} ran {ran} times in one forward pass (one module object "
+                    f"is reused, e.g. a shared nn.ReLU), so its output is ambiguous; record one "
+                    f"call: {listed} (or call=k, counted from 0)."
                 )
-            tensor = _pick(name, output, self.select.get(name))
-            stored = tensor.detach().to(device="cpu", dtype=torch.float32, copy=True)
-            self.outputs[name].append(stored)
+            if call is not None and call >= ran:
+                raise UnitscopeError(
+                    f"layer {name!r}: module {module!r} ran {ran} time(s) in one forward pass, "
+                    f"so call {call} does not exist; record {listed}."
+                )
+
+    def _hook(self, module: str):
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            index = self.calls.get(module, 0)
+            self.calls[module] = index + 1
+            for name, (target, call) in self.targets.items():
+                if target == module and index == (call or 0):
+                    tensor = _pick(name, output, self.select.get(name))
+                    stored = tensor.detach().to(device="cpu", dtype=torch.float32, copy=True)
+                    self.outputs[name].append(stored)
 
         return hook
 
 
 @contextmanager
 def capture(
-    model: nn.Module, layers: str | Sequence[str], *, select: Select | None = None
+    model: nn.Module,
+    layers: str | Sequence[str],
+    *,
+    select: Select | None = None,
+    call: int | Mapping[str, int] | None = None,
 ) -> Iterator[Capture]:
     """Record the outputs of ``layers`` on every forward pass of ``model`` inside the block.
 
     Args:
         model: any module; forward passes must go through ``model(...)`` itself.
-        layers: names from ``model.named_modules()``, e.g. ``["features.2", "fc1"]``.
+        layers: names from ``model.named_modules()``, e.g. ``["features.2", "fc1"]``; a
+            module called several times per forward pass needs one call, ``"act#1"``.
         select: for modules returning a tuple/list or dict, which element to keep, e.g.
             ``{"lstm": 0, "head": "logits"}``. Default: element 0 of a tuple/list; the only
             tensor of a dict (a dict with several tensors must be selected).
+        call: which call of a reused module to record (counted from 0), for every layer (an
+            int) or per layer (a dict); a ``#k`` in a name takes precedence.
 
     Yields:
         A :class:`Capture`; ``capture.outputs[name]`` holds one tensor per forward pass.
@@ -123,17 +172,44 @@ def capture(
     """
     modules = resolve_layers(model, layers)
     names = list(modules)
-    cap = Capture(names, dict(select or {}), {name: [] for name in names})
+    targets = _targets(model, names, call)
+    cap = Capture(names, dict(select or {}), {name: [] for name in names}, targets=targets)
     handles = []
     try:
         handles.append(model.register_forward_pre_hook(cap._start))
+        hooked: set[str] = set()
         for name, module in modules.items():
-            handles.append(module.register_forward_hook(cap._hook(name)))
+            target = targets[name][0]
+            if target not in hooked:
+                hooked.add(target)
+                handles.append(module.register_forward_hook(cap._hook(target)))
         handles.append(model.register_forward_hook(cap._end))
         yield cap
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _targets(
+    model: nn.Module, names: list[str], call: int | Mapping[str, int] | None
+) -> dict[str, tuple[str, int | None]]:
+    """Each requested name -> (module name, call or None), checking ``call``."""
+    available = dict(model.named_modules())
+    if isinstance(call, Mapping):
+        for key in call:
+            if key not in names:
+                raise unknown_name("layer in `call`", str(key), names)
+    out: dict[str, tuple[str, int | None]] = {}
+    for name in names:
+        base, k = split_call(name, available)
+        chosen = call.get(name) if isinstance(call, Mapping) else call
+        k = k if k is not None else chosen
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+            raise UnitscopeError(
+                f"`call` must be a call index >= 0 (0 is the first call), got {k!r}."
+            )
+        out[name] = (base, k)
+    return out
 
 
 def record_activations(
@@ -142,6 +218,7 @@ def record_activations(
     layers: str | Sequence[str],
     *,
     select: Select | None = None,
+    call: int | Mapping[str, int] | None = None,
     max_batches: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``model`` over ``data`` in eval mode without gradients; return each layer's outputs.
@@ -150,13 +227,18 @@ def record_activations(
         model: any ``nn.Module``; its train/eval flags are restored afterwards.
         data: one batch (tensor or array) or an iterable of batches (e.g. a DataLoader);
             see :func:`iter_batches`.
-        layers: module names (did-you-mean on a typo).
+        layers: module names (did-you-mean on a typo). A module that runs several times in
+            one forward pass (a ReLU shared inside a ResNet block) needs one call:
+            ``"layer1.0.relu#1"`` is its second call; the calls are listed when it is missing.
         select: which element of tuple/dict outputs to keep, see :func:`capture`.
+        call: the call to record for every layer (an int) or per layer (a dict), instead of
+            the ``#k`` suffix.
         max_batches: stop after this many batches.
 
     Returns:
-        dict layer → float32 array (n_samples, ...) in the module's output shape, e.g.
-        (N, C, H, W) for a conv layer (turn it into units with ``measures.to_units``).
+        dict layer (as named) → float32 array (n_samples, ...) in the module's output shape,
+        e.g. (N, C, H, W) for a conv layer (turn it into units with
+        ``measures.to_units(..., layout="NCHW")``).
 
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU())
@@ -164,7 +246,11 @@ def record_activations(
     >>> acts["1"].shape, acts["1"].dtype.name, net.training
     ((5, 4), 'float32', True)
     """
-    with capture(model, layers, select=select) as cap, eval_mode(model), torch.no_grad():
+    with (
+        capture(model, layers, select=select, call=call) as cap,
+        eval_mode(model),
+        torch.no_grad(),
+    ):
         for batch in iter_batches(data, max_batches=max_batches):
             run_batch(model, batch)
     if not cap.outputs[cap.layers[0]]:
