@@ -12,6 +12,7 @@ _COMMANDS = [
     ("train", "info"),
     ("match", "match"),
     ("stitch", "stitch"),
+    ("consensus", "consensus"),
     ("sweep", "sweep"),
     ("report", "report"),
     ("measure", "measure"),

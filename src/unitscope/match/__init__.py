@@ -20,6 +20,11 @@ and untrained controls (``match.stitch_recordings(rec)`` for two members of a re
 Do they predict alike? ``match.agreement(rec)``: disagreement, Cohen's κ, Jensen–Shannon
 divergence and |Δaccuracy| of every member pair at every checkpoint.
 
+Many seeds at once: ``match.consensus(rec)`` checks K ≥ 3 seeds' pairwise matches against each
+other (cycle consistency A→B→C vs A→C), aligns all K jointly and finds consensus units;
+``match.universal(rec)`` tests each unit's best-partner correlation against rotated, shuffled
+and untrained nulls (is the unit basis special, or only the subspace?).
+
 **Pairing convention.** Every model and activation array carries the member axis K. Pair k is
 member k of A with member k of B; a side with K=1 is paired with every member of the other.
 Results carry a leading pair axis P (``perm`` (P, U), barriers (P,)). To pair member i of A
@@ -36,11 +41,13 @@ from ._activations import ActivationMatch, activations, hungarian
 from ._agreement import Agreement, agreement, prediction_agreement
 from ._align import METHODS, align, match_layers
 from ._compare import Comparison, Trajectory, compare, over_training, pairs
+from ._consensus import Consensus, consensus
 from ._correlation import CrossCorrelation, cross_correlation
 from ._curve import Curve, relative_reduction
 from ._interpolate import interpolate
 from ._permute import identity_perms, invert, permute, random_perms
 from ._stitch import StitchEntry, Stitching, stitch, stitch_recordings
+from ._universal import Universality, universal
 from ._weights import WeightMatch, weights
 
 __all__ = [
@@ -48,16 +55,19 @@ __all__ = [
     "ActivationMatch",
     "Agreement",
     "Comparison",
+    "Consensus",
     "CrossCorrelation",
     "Curve",
     "Trajectory",
     "StitchEntry",
     "Stitching",
+    "Universality",
     "WeightMatch",
     "activations",
     "agreement",
     "align",
     "compare",
+    "consensus",
     "cross_correlation",
     "hungarian",
     "identity_perms",
@@ -72,5 +82,6 @@ __all__ = [
     "relative_reduction",
     "stitch",
     "stitch_recordings",
+    "universal",
     "weights",
 ]
