@@ -64,6 +64,27 @@ class MLP(UnitModel):
         )
         self.out = BatchedLinear(members, sizes[-1], out_features, bias)
 
+    @classmethod
+    def from_torch(cls, seq: nn.Module) -> MLP:
+        """unitscope's MLP (K=1) from a plain ``nn.Sequential`` of Linear and activation layers.
+
+        ``[Flatten,] Linear, act, ..., Linear`` with one activation kind (ReLU, Tanh, Sigmoid or
+        exact GELU) and biases on every Linear or on none; the weights are copied exactly, in
+        their own dtype. Anything else is refused with one line.
+
+        Example:
+            >>> import torch
+            >>> seq = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(),
+            ...                           torch.nn.Linear(5, 2)).double()
+            >>> net = MLP.from_torch(seq)
+            >>> x = torch.randn(4, 3, dtype=torch.float64)
+            >>> net.layers, bool(torch.allclose(net(x)[0], seq(x), rtol=0, atol=1e-12))
+            (['hidden.0'], True)
+        """
+        from ._convert import mlp_from_sequential
+
+        return mlp_from_sequential(seq)
+
     def forward_hidden(
         self, x: Tensor, noise: Noise | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
