@@ -17,7 +17,6 @@ measured premise (the networks trained, the maps are alive, training moved the w
 
 from __future__ import annotations
 
-import itertools
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -281,22 +280,26 @@ def within_layer(maps: np.ndarray) -> Within:
 
 
 def across_seeds(maps: np.ndarray) -> Across | None:
-    """Hungarian matching of (K, n, C, H, W) maps over every pair of seeds (None if K < 2)."""
+    """Hungarian matching of (K, n, C, H, W) maps over every pair of seeds (None if K < 2).
+
+    Seed i is matched against seeds i+1..K-1 in one call (a K=1 side pairs with every member
+    of the other), so no copy of the maps is made per pair.
+    """
     K = maps.shape[0]
-    pairs = list(itertools.combinations(range(K), 2))
-    if not pairs:
+    parts = [
+        match.activations(maps[i : i + 1], maps[i + 1 :], layout="KNCHW") for i in range(K - 1)
+    ]
+    if not parts:
         return None
-    a, b = (maps[[p[i] for p in pairs]] for i in (0, 1))  # (P, n, C, H, W)
-    mt = match.activations(a, b, layout="KNCHW")
     return Across(
         seeds=K,
-        pairs=pairs,
-        matched=mt.mean,
-        null=mt.null.mean(axis=1),
-        unaligned=mt.unaligned.mean(axis=1),
-        per_map=mt.matched,
-        perm=mt.perm[0],
-        cross=mt.corr[0],
+        pairs=[(i, j) for i in range(K) for j in range(i + 1, K)],
+        matched=np.concatenate([p.mean for p in parts]),
+        null=np.concatenate([p.null.mean(axis=1) for p in parts]),
+        unaligned=np.concatenate([p.unaligned.mean(axis=1) for p in parts]),
+        per_map=np.concatenate([p.matched for p in parts]),
+        perm=parts[0].perm[0],
+        cross=parts[0].corr[0],
     )
 
 

@@ -310,7 +310,7 @@ def run(scale: Scale = "small", progress: ProgressFn | None = None) -> StudyResu
         result.figures = figures(runs, tests, steps)
         result.numbers = {
             "settings": {k: numbers_of(r) for k, r in runs.items()},
-            "alike_tests": {g: test_numbers(t) for g, t in tests.items()},
+            "alike_tests": {g: alike_numbers(t) for g, t in tests.items()},
             "pinned_below_x_init_rms": PINNED_BELOW,
             "steps": base.train.steps,
             "seeds": base.seeds.members,
@@ -333,7 +333,7 @@ def numbers_of(r: Run) -> dict[str, Any]:
     }
 
 
-def test_numbers(t: AlikeTest) -> dict[str, Any]:
+def alike_numbers(t: AlikeTest) -> dict[str, Any]:
     return {
         "tested": t.tested,
         "dropped": t.dropped,
