@@ -56,19 +56,20 @@ def test_verdict_same_maps_uses_the_null(matched, share, expected) -> None:
 
 
 @pytest.mark.parametrize(
-    ("spreads", "expected"),
+    ("log_spreads", "expected"),
     [
-        ({"conv.0": iv(0.0, 1e-15), "conv.1": iv(0.0, 2e-13)}, "supported"),  # rounding level
-        ({"conv.0": iv(0.0, 1e-15), "conv.1": iv(3e-13, 5e-13)}, "mixed"),  # above, not apart
-        ({"conv.0": iv(0.0, 1e-15), "conv.1": iv(2e-3, 5e-3)}, "refuted"),  # separated
-        ({"conv.0": iv(0.0, 1e-15), "conv.1": iv(1e-13, 5e-13)}, "inconclusive"),  # straddles
+        ({"conv.0": iv(-17, -15), "conv.1": iv(-16, -12.8)}, "supported"),  # rounding level
+        ({"conv.0": iv(-17, -15), "conv.1": iv(-12.5, -11)}, "mixed"),  # above, not apart
+        ({"conv.0": iv(-17, -15), "conv.1": iv(-2.5, 0.5)}, "refuted"),  # separated
+        ({"conv.0": iv(-17, -15), "conv.1": iv(-13, -11)}, "inconclusive"),  # straddles
+        ({"conv.0": iv(-17, -15), "conv.1": iv(-4, 0.5)}, "mixed"),  # may or may not be apart
         ({}, "inconclusive"),  # no seed kept live maps
     ],
 )
-def test_verdict_symmetric(spreads, expected) -> None:
-    tol = dict.fromkeys(spreads, 2e-13)
-    sep = dict.fromkeys(spreads, 1e-3)
-    assert fm.verdict_symmetric(spreads, tol, sep) == expected
+def test_verdict_symmetric_on_log10_spreads(log_spreads, expected) -> None:
+    tol = dict.fromkeys(log_spreads, 2e-13)  # log10: -12.7
+    sep = dict.fromkeys(log_spreads, 1e-3)  # log10: -3
+    assert fm.verdict_symmetric(log_spreads, tol, sep) == expected
 
 
 @pytest.mark.parametrize(
@@ -267,8 +268,10 @@ def test_tiny_run_verdicts_follow_from_their_numbers(result) -> None:
         assert len(cases[k]["perm_first_pair"]) == cases[k]["maps"]
     assert differ.measured == fm.combine(differ.numbers["per_case"].values())
     assert same.measured == fm.combine(same.numbers["per_case"].values())
+    log_spreads = {k.split()[0]: v for k, v in sym.interval.items()}  # "conv.0 log10 spread"
+    assert set(log_spreads) == set(sym.thresholds["tolerances"])
     assert sym.measured == fm.verdict_symmetric(
-        sym.interval, sym.thresholds["tolerances"], sym.thresholds["separated"]
+        log_spreads, sym.thresholds["tolerances"], sym.thresholds["separated"]
     )
 
 
@@ -280,6 +283,11 @@ def test_tiny_run_controls_are_judged_by_the_claims_own_verdict_functions(result
         share = Interval(**ctrl[f"{k} share above null"])
         assert verdict == fm.verdict_same_maps(matched, share)
     assert same.control.verdict == fm.combine(ctrl["per_case"].values())
+    ctrl = sym.control.numbers
+    spreads = {k.split()[0]: Interval(**v) for k, v in ctrl["log10_spread"].items()}
+    assert sym.control.verdict == fm.verdict_symmetric(
+        spreads, ctrl["tolerance"], ctrl["separated"]
+    )
     ctrl = differ.control.numbers
     for layer, verdict in ctrl["per_layer"].items():
         corr, twins = (

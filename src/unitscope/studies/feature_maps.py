@@ -52,6 +52,7 @@ SAME_ABOVE = 0.9  # two seeds learn the same maps: mean matched correlation abov
 HALFWAY = 0.5
 TRAINED_GAIN = 0.5  # trained: test accuracy at least halfway from chance to 1 (interval)
 MOVED = 1e-3  # the symmetric run is not vacuous: some weight moved at least this much
+SPREAD_FLOOR = 1e-20  # an exact 0 spread enters log10 intervals as this
 SYMMETRY_BREAKER = 0.2  # dropout rate of the symmetric run's control
 N_TOP = 9
 N_OCCLUDED = 4
@@ -168,18 +169,25 @@ def verdict_same_maps(matched: Interval, share: Interval) -> Verdict:
 
 
 def verdict_symmetric(
-    spreads: Mapping[str, Interval], tolerances: Mapping[str, float], separated: Mapping[str, float]
+    log_spreads: Mapping[str, Interval],
+    tolerances: Mapping[str, float],
+    separated: Mapping[str, float],
 ) -> Verdict:
-    """Symmetric init keeps maps identical: supported when every layer's spread interval is
-    at rounding level (<= its tolerance), refuted when one lies above ``separated``, mixed
-    when every interval is decided but some lie above rounding, else inconclusive."""
-    if not spreads or not all(iv.finite for iv in spreads.values()):
+    """Symmetric init keeps maps identical, from the interval of log10 spread over seeds per
+    layer (spreads span orders of magnitude: 1e-16 at rounding, ~1 once apart).
+
+    Supported when every layer's interval lies at rounding level (hi <= log10 tolerance),
+    refuted when one lies above log10 ``separated``, mixed when every interval is decided but
+    some lie above rounding, else inconclusive.
+    """
+    if not log_spreads or not all(iv.finite for iv in log_spreads.values()):
         return "inconclusive"
-    if all(iv.hi <= tolerances[k] for k, iv in spreads.items()):
+    tol = {k: float(np.log10(v)) for k, v in tolerances.items()}
+    if all(iv.hi <= tol[k] for k, iv in log_spreads.items()):
         return "supported"
-    if any(iv.above(separated[k]) for k, iv in spreads.items()):
+    if any(iv.above(float(np.log10(separated[k]))) for k, iv in log_spreads.items()):
         return "refuted"
-    if all(iv.hi <= tolerances[k] or iv.above(tolerances[k]) for k, iv in spreads.items()):
+    if all(iv.hi <= tol[k] or iv.above(tol[k]) for k, iv in log_spreads.items()):
         return "mixed"
     return "inconclusive"
 
@@ -546,11 +554,25 @@ def finding_same(cases: Mapping[str, Case]) -> Finding:
 
 
 def spread_intervals(s: Symmetric) -> dict[str, Interval]:
-    return {layer: t_interval(v) for layer, v in s.spread.items()}
+    """log10 spread per layer, t interval over the live seeds (an exact 0 counts as
+    :data:`SPREAD_FLOOR`)."""
+    return {
+        f"{layer} log10 spread": t_interval(np.log10(np.maximum(v, SPREAD_FLOOR)))
+        for layer, v in s.spread.items()
+    }
+
+
+def fmt_log(iv: Interval) -> str:
+    """A log10 interval in linear units: ``1.0e-16 [3.2e-17, 3.1e-16], n=5``."""
+    lin = [fmt(10.0**x) if np.isfinite(x) else "nan" for x in (iv.value, iv.lo, iv.hi)]
+    return f"{lin[0]} [{lin[1]}, {lin[2]}], n={iv.n}"
 
 
 def symmetric_verdict(s: Symmetric) -> Verdict:
-    return verdict_symmetric(spread_intervals(s), s.tolerance, s.separated)
+    ivs = spread_intervals(s)
+    return verdict_symmetric(
+        {k: ivs[f"{k} log10 spread"] for k in s.spread}, s.tolerance, s.separated
+    )
 
 
 def finding_symmetric(s: Symmetric, control: Symmetric | None) -> Finding:
@@ -562,9 +584,11 @@ def finding_symmetric(s: Symmetric, control: Symmetric | None) -> Finding:
         NAME,
         "Feature maps that start identical stay identical (float64).",
         measured,
-        f"{len(s.live_members)} of {s.members} seeds kept live maps; final spread: "
+        f"{len(s.live_members)} of {s.members} seeds kept live maps; final spread (geometric "
+        "mean over seeds): "
         + ", ".join(
-            f"{k} {fmt_interval(iv)} (tolerance {fmt(s.tolerance[k])})" for k, iv in ivs.items()
+            f"{k} {fmt_log(ivs[f'{k} log10 spread'])} (tolerance {fmt(s.tolerance[k])})"
+            for k in s.spread
         )
         + f"; test accuracy of the live seeds {fmt(float(np.mean(acc)) if acc.size else np.nan)}"
         + f"{one_map}.",
@@ -575,7 +599,12 @@ def finding_symmetric(s: Symmetric, control: Symmetric | None) -> Finding:
         control=Control(
             f"the same start with dropout {SYMMETRY_BREAKER:g} (masks differ per map)",
             symmetric_verdict(control) if control else "inconclusive",
-            {"spread": {k: iv.to_dict() for k, iv in spread_intervals(control).items()}}
+            {
+                "log10_spread": {k: iv.to_dict() for k, iv in spread_intervals(control).items()},
+                "tolerance": control.tolerance,
+                "separated": control.separated,
+                "live_members": len(control.live_members),
+            }
             if control
             else {},
         ),
