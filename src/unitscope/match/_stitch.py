@@ -40,6 +40,7 @@ from ._compare import recording_data
 from ._interpolate import as_splits
 from ._stitch_body import INPUT, MLPBody
 from ._stitch_maps import FITS, check_rank, parse_fit
+from ._stitch_module import ModuleBody
 from ._stitch_run import Runner, StitchEntry
 
 CONTROLS = ("self", "input", "untrained")
@@ -191,15 +192,24 @@ def stitch(
     task_steps: int = 100,
     task_lr: float = 0.1,
     margin: float = 2.0,
+    layout: Any = None,
 ) -> Stitching:
     """Stitch every layer of A into every layer of B with every fit, plus the controls.
 
     Args:
         model_a, model_b: one-member unitscope MLPs (``model.select([k])``, or
-            ``recording.model(step, members=[k])``) with the same inputs and outputs.
+            ``recording.model(step, members=[k])``), or any torch ``nn.Module`` returning
+            (n, n_outputs), with the same inputs and outputs.
         data: ``{"train": (x, y), "test": (x, y)}`` or Datasets; maps are fitted on
             ``train`` (else the first split), OOD scores and flags use ``test`` (else the last).
-        layers_a, layers_b: layer names (default: every studied layer).
+        layers_a, layers_b: layer names (default for an MLP: every studied layer; a torch
+            module needs them: module names such as ``"layer2"``, ``"relu#1"`` for a reused
+            module's second call). Stitching into a layer replaces that module's output; the
+            rest of B runs as usual (a residual branch that skips it keeps B's own values).
+        layout: for torch modules whose layers output maps or tokens: ``"NCHW"``, ``"NHWC"``,
+            ``"NTD"``, ... (a string for every such layer with that many axes, or a dict
+            layer → layout; key ``"input"`` stitches the raw input position by position).
+            Such layers are stitched at every position (a 1×1 convolution); never guessed.
         fits: any of ``direct``, ``task``, ``permutation``, ``orthogonal``, ``lowrank:k``.
         controls: any of ``self``, ``input``, ``untrained``.
         untrained: A before training, needed by the ``untrained`` control.
@@ -225,7 +235,7 @@ def stitch(
         [0.0, 0.0]
     """
     start = time.perf_counter()
-    a, b = MLPBody(model_a, "model_a"), MLPBody(model_b, "model_b")
+    a, b = _body(model_a, "model_a", layout), _body(model_b, "model_b", layout)
     rows, cols = a.check_layers(layers_a, "A"), b.check_layers(layers_b, "B")
     specs = _check_fits(fits)
     chosen = _check_controls(controls)
@@ -238,9 +248,10 @@ def stitch(
     _check_io(a, b, splits)
     fit_split = "train" if "train" in splits else next(iter(splits))
     eval_split = "test" if "test" in splits else list(splits)[-1]
-    bodies = {"a": a, "b": b}
+    bodies: dict[str, Any] = {"a": a, "b": b}
     if "untrained" in chosen:
-        bodies["u"] = MLPBody(untrained, "untrained")
+        bodies["u"] = _body(untrained, "untrained", layout)
+        bodies["u"].check_layers(rows, "A")
     acts = {
         k: {s: body.activations(x) for s, (x, _) in splits.items()} for k, body in bodies.items()
     }
@@ -303,7 +314,30 @@ def _check_controls(controls: Sequence[str]) -> list[str]:
     return [c for c in CONTROLS if c in names]
 
 
-def _check_io(a: MLPBody, b: MLPBody, splits: dict[str, tuple[Tensor, ...]]) -> None:
+def _body(net: Any, name: str, layout: Any) -> MLPBody | ModuleBody:
+    """unitscope's MLP runs directly; any other torch module through hooks."""
+    from ..models import MLP, UnitModel
+
+    if isinstance(net, MLP) or not isinstance(net, torch.nn.Module):
+        return MLPBody(net, name)
+    if isinstance(net, UnitModel):
+        raise UnitscopeError(
+            f"`{name}` must be a unitscope MLP or a plain torch module for stitching, got "
+            f"unitscope's {net.spec['kind']!r} model, which stitching does not take yet."
+        )
+    return ModuleBody(net, name, layout)
+
+
+def _check_io(a: Any, b: Any, splits: dict[str, tuple[Tensor, ...]]) -> None:
+    if not (isinstance(a, MLPBody) and isinstance(b, MLPBody)):
+        x = next(iter(splits.values()))[0][:2]
+        shape_a, shape_b = tuple(a.outputs(x).shape), tuple(b.outputs(x).shape)
+        if shape_a != shape_b:
+            raise UnitscopeError(
+                f"A and B must give outputs of the same shape to be stitched, got {shape_a} "
+                f"and {shape_b} on two samples."
+            )
+        return
     sa, sb = a.net.spec, b.net.spec
     if (sa["in_features"], sa["out_features"]) != (sb["in_features"], sb["out_features"]):
         raise UnitscopeError(

@@ -7,10 +7,10 @@ layer are replaced by stitched ones (``head``). Only ``head`` must be differenti
 input: the ``task`` stitcher trains through it while the network stays frozen.
 
 :class:`MLPBody` runs unitscope's MLP directly: after ``hidden.j`` it applies the later dense
-layers with their (detached) weights. Another network kind plugs in with its own Body; an
-arbitrary ``nn.Module`` can be read with forward hooks (:func:`unitscope.record.capture`) and
-run from a layer on with a forward hook that returns the stitched tensor in place of the
-module's output.
+layers with their (detached) weights. Any other ``nn.Module`` is a
+:class:`~unitscope.match._stitch_module.ModuleBody`: read with forward hooks
+(:func:`unitscope.record.capture`) and run from a layer on with a forward hook that returns the
+stitched tensor in place of the module's output.
 """
 
 from __future__ import annotations
@@ -33,11 +33,17 @@ class Body(Protocol):
     layers: list[str]
 
     def activations(self, x: Tensor) -> dict[str, Tensor]:
-        """``{"input": (n, d), layer: (n, n_units), ...}`` without gradients."""
+        """``{"input": (n, d), layer: (rows, n_units), ...}`` without gradients; rows are
+        samples, or (sample, position) pairs for a layer with positions."""
         ...
 
-    def head(self, layer: str, h: Tensor) -> Tensor:
-        """(n, n_outputs): the network from just after ``layer``, fed (n, n_units) ``h``."""
+    def head(self, layer: str, h: Tensor, x: Tensor | None = None) -> Tensor:
+        """(n, n_outputs): the network from just after ``layer``, fed ``h`` (rows as in
+        :meth:`activations`) on the inputs ``x`` that ``h`` was computed from."""
+        ...
+
+    def outputs(self, x: Tensor) -> Tensor:
+        """(n, n_outputs) of the network itself."""
         ...
 
 
@@ -47,9 +53,8 @@ class MLPBody:
     def __init__(self, net: nn.Module, name: str):
         if not isinstance(net, MLP):
             raise UnitscopeError(
-                f"`{name}` must be a unitscope MLP for stitching, got "
-                f"{getattr(net, 'spec', {}).get('kind', type(net).__name__)!r}; other models "
-                "are not supported yet."
+                f"`{name}` must be a unitscope MLP or a torch nn.Module for stitching, got "
+                f"{type(net).__name__}."
             )
         if net.members != 1:
             raise UnitscopeError(
@@ -87,8 +92,8 @@ class MLPBody:
         flat = x.flatten(1) if x.dim() > 2 else x
         return {INPUT: flat, **{k: v[0] for k, v in hidden.items()}}  # (n, U) each
 
-    def head(self, layer: str, h: Tensor) -> Tensor:
-        net = self.net
+    def head(self, layer: str, h: Tensor, x: Tensor | None = None) -> Tensor:
+        net = self.net  # an MLP after `layer` reads nothing but h
         start = self.layers.index(layer) + 1
         later: list[BatchedLinear] = [*net.hidden[start:], net.out]
         for dense in later:

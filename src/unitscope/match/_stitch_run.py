@@ -111,23 +111,40 @@ class Runner:
     def entry(self, source: str, src: str, tgt: str, spec, la: str, lb: str) -> StitchEntry:
         text, name, rank = spec
         xa, yb = self.f64(src, self.fit_split, la), self.f64(tgt, self.fit_split, lb)
-        if name == "permutation" and xa.shape[1] != yb.shape[1]:
-            nan = dict.fromkeys(self.own(tgt), math.nan)
+        note = ""
+        if xa.shape[0] != yb.shape[0]:  # positions per sample differ (a 1x1 stitch cannot)
+            n = self.splits[self.fit_split][0].shape[0]
+            note = (
+                f"{la} has {xa.shape[0] // n} position(s) per sample and {lb} "
+                f"{yb.shape[0] // n}; a stitch maps units at matching positions"
+            )
+        elif name == "permutation" and xa.shape[1] != yb.shape[1]:
             note = f"permutation needs equal widths, got {xa.shape[1]} and {yb.shape[1]} units"
+        if note:
+            nan = dict.fromkeys(self.own(tgt), math.nan)
             return StitchEntry(source, text, la, lb, nan, dict(nan), math.nan, math.nan, None, note)
         fitted = closed_form(name, rank, xa, yb)
         head = self.bodies[tgt].head
         if name == "task":
-            x_fit, y_fit = self.acts[src][self.fit_split][la], self.splits[self.fit_split][1]
+            (x_in, y_fit), x_fit = (
+                self.splits[self.fit_split][:2],
+                self.acts[src][self.fit_split][la],
+            )
             fitted = _train_task(
-                fitted, x_fit, y_fit, lambda h: head(lb, h), self.kind(y_fit), self.steps, self.lr
+                fitted,
+                x_fit,
+                y_fit,
+                lambda h: head(lb, h, x_in),
+                self.kind(y_fit),
+                self.steps,
+                self.lr,
             )
         stitched: dict[str, float] = {}
         moved = np.empty((0, yb.shape[1]))
-        for split, (_, y) in self.splits.items():
-            h = fitted.apply(self.acts[src][split][la])  # (n, U_b)
+        for split, (x, y) in self.splits.items():
+            h = fitted.apply(self.acts[src][split][la])  # (rows, U_b)
             with torch.no_grad():
-                stitched |= self.scores(head(lb, h), y, split)
+                stitched |= self.scores(head(lb, h, x), y, split)
             if split == self.eval_split:
                 moved = h.detach().cpu().double().numpy()
         gauss, reference = self.reference(tgt, lb)

@@ -94,6 +94,7 @@ class Capture:
     outputs: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     targets: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    dtype: torch.dtype | None = torch.float32
 
     def take(self) -> dict[str, torch.Tensor]:
         """The outputs of the last forward pass, and forget them."""
@@ -133,8 +134,11 @@ class Capture:
             self.calls[module] = index + 1
             for name, (target, call) in self.targets.items():
                 if target == module and index == (call or 0):
-                    tensor = _pick(name, output, self.select.get(name))
-                    stored = tensor.detach().to(device="cpu", dtype=torch.float32, copy=True)
+                    tensor = _pick(name, output, self.select.get(name)).detach()
+                    if self.dtype is None:  # as computed, on its device
+                        stored = tensor.clone()
+                    else:
+                        stored = tensor.to(device="cpu", dtype=self.dtype, copy=True)
                     self.outputs[name].append(stored)
 
         return hook
@@ -147,6 +151,7 @@ def capture(
     *,
     select: Select | None = None,
     call: int | Mapping[str, int] | None = None,
+    dtype: torch.dtype | None = torch.float32,
 ) -> Iterator[Capture]:
     """Record the outputs of ``layers`` on every forward pass of ``model`` inside the block.
 
@@ -159,6 +164,8 @@ def capture(
             tensor of a dict (a dict with several tensors must be selected).
         call: which call of a reused module to record (counted from 0), for every layer (an
             int) or per layer (a dict); a ``#k`` in a name takes precedence.
+        dtype: stored copies are moved to the CPU in this dtype; ``None`` keeps each tensor's
+            own dtype and device (detached clones).
 
     Yields:
         A :class:`Capture`; ``capture.outputs[name]`` holds one tensor per forward pass.
@@ -173,7 +180,9 @@ def capture(
     modules = resolve_layers(model, layers)
     names = list(modules)
     targets = _targets(model, names, call)
-    cap = Capture(names, dict(select or {}), {name: [] for name in names}, targets=targets)
+    cap = Capture(
+        names, dict(select or {}), {name: [] for name in names}, targets=targets, dtype=dtype
+    )
     handles = []
     try:
         handles.append(model.register_forward_pre_hook(cap._start))
