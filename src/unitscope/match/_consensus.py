@@ -36,7 +36,7 @@ from .._errors import UnitscopeError
 from .._memory import check_memory
 from ..record import Recording
 from ._activations import hungarian
-from ._correlation import as_observations, correlation_from_moments
+from ._correlation import _RTOL, as_observations
 
 MAX_SWEEPS = 100
 
@@ -165,6 +165,24 @@ def _group_corr(corr: np.ndarray, units: np.ndarray, present: np.ndarray) -> flo
 # ---- the pure functions ----------------------------------------------------------------------
 
 
+def standardized(acts: Any) -> tuple[torch.Tensor, np.ndarray]:
+    """(n, K·U) float64 z-scores of every member's units, member after member, scaled by
+    1/√n so that ``zᵀz`` is the correlation matrix; units that do not vary are 0.
+
+    Returns:
+        (z, active (K, U)).
+    """
+    t = as_observations(acts, "acts")  # (K, n, U)
+    K, n, U = t.shape
+    z = t.permute(1, 0, 2).reshape(n, K * U).to(torch.float64)  # (n, K*U)
+    mean = z.mean(dim=0)
+    zc = z - mean
+    std = (zc.square().sum(dim=0) / n).sqrt()
+    active = (std > _RTOL * mean.abs()) & (std > 0)
+    scale = torch.where(active, 1.0 / torch.where(active, std, 1.0), 0.0) / n**0.5
+    return zc * scale, active.reshape(K, U).numpy()
+
+
 def unit_correlations(acts: Any) -> tuple[np.ndarray, np.ndarray]:
     """Correlation of every unit of every member with every unit of every other, in float64.
 
@@ -175,19 +193,16 @@ def unit_correlations(acts: Any) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         (corr (K, K, U, U), active (K, U)); a unit that does not vary correlates 0 with all.
     """
-    t = as_observations(acts, "acts")  # (K, n, U)
-    K, n, U = t.shape
+    t = as_observations(acts, "acts")
+    K, _, U = t.shape
     check_memory(
         3 * 8 * float(K * U) ** 2,
         f"correlating {K} members x {U} units",
         "pass fewer members or a narrower layer",
     )
-    z = t.permute(1, 0, 2).reshape(n, K * U).to(torch.float64)  # (n, K*U)
-    mean = z.mean(dim=0)
-    zc = z - mean
-    corr, active = correlation_from_moments((zc.T @ zc)[None], mean[None], n)  # (1, KU, KU)
-    corr = corr[0].reshape(K, U, K, U).transpose(0, 2, 1, 3)  # (K, K, U, U)
-    return np.ascontiguousarray(corr), active[0].reshape(K, U)
+    z, active = standardized(t)
+    corr = (z.T @ z).clamp(-1.0, 1.0).numpy().reshape(K, U, K, U).transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(corr), active
 
 
 def pairwise_perms(corr: np.ndarray) -> np.ndarray:

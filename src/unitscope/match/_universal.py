@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits  # installed with scikit-learn
 from .._errors import UnitscopeError
 from ..data._checks import check_seed
 from ..measures import linear_cka, svcca_similarity
-from ._consensus import _resolve, unit_correlations
+from ._consensus import _resolve, standardized, unit_correlations
 from ._correlation import as_observations
 
 FIXED = 0.5  # Gurnee et al. (2024): excess correlation above 0.5
@@ -171,9 +171,11 @@ def random_rotation(U: int, rng: np.random.Generator) -> np.ndarray:
 
 def _cross(acts: torch.Tensor, other: torch.Tensor) -> np.ndarray:
     """(K, K, U, U) correlations between the units of ``acts`` and those of ``other``."""
-    K = acts.shape[0]
-    corr, _ = unit_correlations(torch.cat([acts, other]))
-    return corr[:K, K:]
+    K, _, U = acts.shape
+    za, _ = standardized(acts)
+    zb, _ = standardized(other)
+    cross = (za.T @ zb).clamp(-1.0, 1.0).numpy()  # (K*U, K*U)
+    return cross.reshape(K, U, K, U).transpose(0, 2, 1, 3)
 
 
 def rotated_partners(acts: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:

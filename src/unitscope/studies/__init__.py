@@ -16,6 +16,7 @@ a :class:`StudyResult` of Findings (verdicts computed from numbers by the module
 ``init_scale``       lazy or condensed: the scale of the start decides whether units become alike
 ``spawn``            copies of one run that differ in one source: is it only the initialization?
 ``rebasin``          the same units in another order: barriers before and after matching by width
+``correspondence``   can B use A's units; do the matches of many seeds agree; is the basis shared?
 ==================== ========================================================================
 """
 
@@ -40,6 +41,7 @@ NAMES = (
     "init_scale",
     "spawn",
     "rebasin",
+    "correspondence",
 )
 
 __all__ = ["NAMES", "SCALES", "FigureSpec", "Finding", "Scale", "StudyResult", "get", "run"]
