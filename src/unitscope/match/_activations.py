@@ -24,7 +24,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .._errors import UnitscopeError
-from ..measures._layout import Layout, require_layout
+from .._layout import Layout, require_layout
 from ._correlation import CrossCorrelation, observations
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from .._errors import UnitscopeError
-from ..measures._layout import require_layout
+from .._layout import require_layout
 
 _CHUNK = 1 << 22  # float64 elements converted per chunk (32 MB)
 _RTOL = 1e-12  # a unit whose std is below _RTOL * |mean| (or exactly 0) does not vary
@@ -40,7 +40,7 @@ def observations(acts: Any, name: str, layout: str | None) -> Tensor:
     """Activations as (K, n_observations, n_units), read with ``layout`` (never guessed).
 
     ``layout`` names every axis (``"KND"``, ``"KNCHW"``, ``"NTD"``, ...; see
-    :mod:`~unitscope.measures._layout`); a 2-D tensor without one is ``"ND"``. Every
+    :mod:`~unitscope._layout`); a 2-D tensor without one is ``"ND"``. Every
     (sample, position) is one observation of a unit; without a K axis, K=1.
     """
     t = as_tensor(acts, name)

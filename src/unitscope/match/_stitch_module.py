@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import UnitscopeError
-from ..measures._layout import Layout, layout_for, require_layout
+from .._layout import Layout, layout_for, require_layout
 from ..record._hooks import capture, eval_mode, resolve_layers, split_call
 from ._stitch_body import INPUT
 

@@ -30,6 +30,7 @@ which is never guessed.
 
 from __future__ import annotations
 
+from .._layout import LAYOUTS
 from ._ablation import ablation_importance
 from ._batched import apply_measure, over_recording, unit_summary
 from ._cca import (
@@ -48,7 +49,6 @@ from ._condensation import (
     relative_change,
 )
 from ._conv import CONV_MODES, UnitView, to_units
-from ._layout import LAYOUTS
 from ._matrix import LayerMatrix, layer_similarity_matrix, model_similarity_matrix
 from ._procrustes import procrustes_distance, procrustes_similarity
 from ._registry import MEASURES, Measure, compute, get_measure, list_measures

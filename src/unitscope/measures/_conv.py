@@ -3,7 +3,7 @@
 A conv layer's units are its channels and a transformer's are its features, but their
 activations carry positions (pixels, tokens) too. Which axis is which is never guessed: a
 tensor of more than two axes needs ``layout=`` (``"NCHW"``, ``"NHWC"``, ``"NTD"``, ...; see
-:mod:`~unitscope.measures._layout`). There is no single right way to fold the positions away,
+:mod:`~unitscope._layout`). There is no single right way to fold the positions away,
 so that choice is a parameter too; both are recorded in the returned :class:`UnitView`. For
 ``(N, C, H, W)`` maps:
 
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError
-from ._layout import require_layout
+from .._layout import require_layout
 from ._validate import check_finite, choice, to_numpy
 
 CONV_MODES = ("mean", "positions", "flatten")

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from .._errors import UnitscopeError
+from .._layout import layout_for
 from ..record._hooks import capture, eval_mode, iter_batches, run_batch
 from ._cka import hsic_unbiased, ratio_unbiased
 from ._conv import CONV_MODES, UnitView, to_units
-from ._layout import layout_for
 from ._moments import CrossMoments
 from ._registry import check_options, get_measure
 from ._streaming import check_streamable, value_from_moments

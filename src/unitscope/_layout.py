@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import UnitscopeError
+from ._errors import UnitscopeError
 
 LAYOUTS = ("ND", "NCHW", "NHWC", "NTD", "NCL")  # the common ones, named in messages
 _CANDIDATES = {3: ("NCL", "NTD"), 4: ("NCHW", "NHWC")}
