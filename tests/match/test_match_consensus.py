@@ -198,6 +198,16 @@ def test_half_planted_units_are_consensus_units_and_the_rest_are_not():
     assert strict.is_consensus.sum() == 5
 
 
+def test_the_calibrated_threshold_is_the_rotated_nulls_99th_percentile():
+    acts = random_acts(K=4, U=6, seed=5)
+    c = match.consensus(acts)
+    assert c.threshold == match.universal(acts, untrained=None).threshold
+    fixed = match.consensus(acts, threshold=c.threshold)
+    np.testing.assert_array_equal(fixed.present, c.present)
+    lenient = match.consensus(acts, threshold=-1.0)
+    assert lenient.support.tolist() == [4] * 6 and lenient.threshold == -1.0
+
+
 def test_untrained_baseline_from_arrays_and_from_a_recording(mlp_rec):
     acts, _ = planted(4, 12)
     rng = np.random.default_rng(0)
@@ -232,7 +242,8 @@ def test_dead_units_correlate_zero_and_are_flagged():
         ({"fraction": 0.0}, r"`fraction` must be in \(0, 1\]"),
         ({"fraction": 1.5}, r"`fraction` must be in \(0, 1\]"),
         ({"threshold": 1.0}, r"`threshold` must be a correlation in \[-1, 1\)"),
-        ({"fraction": "half"}, "`fraction` and `threshold` must be numbers"),
+        ({"fraction": "half"}, "`fraction` must be a number and `threshold` a number or"),
+        ({"threshold": "loose"}, "`threshold` a number or 'calibrated', got 0.5 and 'loose'"),
         ({"layer": "hidden.0"}, "names a layer of a recording"),
     ],
 )

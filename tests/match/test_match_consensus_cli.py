@@ -49,7 +49,7 @@ def test_human_lines_without_universal(folder, capsys):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"consensus {folder} layer hidden.0 step ")
-    assert "chance 0.125" in lines[1] and "in >= 1 of the seeds" in lines[3]
+    assert "chance 0.125" in lines[1] and "in >= 1 of the seeds at r >= 0." in lines[3]
     assert len(lines) == 4
 
 
@@ -60,6 +60,7 @@ def test_human_lines_without_universal(folder, capsys):
         (["--fraction", "0"], "`fraction` must be in (0, 1]"),
         (["--fraction", "half"], "'half' is not a valid float"),
         (["--threshold", "2"], "`threshold` must be a correlation in [-1, 1)"),
+        (["--threshold", "loose"], "`threshold` a number or 'calibrated'"),
         (["--quantile", "1"], "`quantile` must be in (0, 1)"),
         (["--step", "7"], "step 7 is not a checkpoint"),
     ],

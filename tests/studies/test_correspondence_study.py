@@ -174,6 +174,31 @@ def test_intervals_resample_seeds_and_hold_the_full_statistic():
     assert v["permutation"].method == "bootstrap" and v["permutation"].n == K
 
 
+def test_resampled_statistics_match_plain_loops_over_the_drawn_seeds():
+    s = numbers(cycle=0.6, best=0.8)
+    cyc = np.asarray(s["cycle"])
+    u = s["universal"]
+    partner, thr = np.asarray(u["partner"]), u["threshold"]
+    rng = np.random.default_rng(4)
+    member = np.zeros((30, K), dtype=bool)
+    for b in range(30):
+        member[b, rng.integers(0, K, K)] = True
+    member[0] = [True, True] + [False] * (K - 2)  # two seeds: no triple
+    got_cycle, got_share = c.cycle_mean(cyc, member), c.universal_share(u, member)
+    for b in range(30):
+        seeds = np.flatnonzero(member[b])
+        triples = [cyc[a, e, f] for a in seeds for e in seeds for f in seeds if a != e != f != a]
+        if len(seeds) < 3:
+            assert np.isnan(got_cycle[b])
+        else:
+            assert got_cycle[b] == pytest.approx(np.mean(triples))
+        shares = []
+        for k in seeds:
+            best = np.mean([partner[k, m] for m in seeds if m != k], axis=0)
+            shares.append(np.mean(best > thr))
+        assert got_share[b] == pytest.approx(np.mean(shares))
+
+
 def test_rotated_layers_keep_the_span_and_lose_the_basis():
     rng = np.random.default_rng(0)
     acts = rng.normal(size=(3, 50, 5)) + 2.0

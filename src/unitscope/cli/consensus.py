@@ -29,10 +29,11 @@ from ._io import echo_json
 )
 @click.option(
     "--threshold",
-    type=float,
-    default=0.5,
+    default="calibrated",
     show_default=True,
-    help="Correlation with a group's core unit that makes a seed's unit present.",
+    metavar="R|calibrated",
+    help="Correlation with a group's core unit that makes a seed's unit present; 'calibrated': "
+    "the 99th percentile of best partners in randomly rotated layers (shared span only).",
 )
 @click.option(
     "--quantile",
@@ -51,7 +52,7 @@ def consensus(
     layer: str | None,
     step: int,
     fraction: float,
-    threshold: float,
+    threshold: str,
     quantile: float,
     no_universal: bool,
     seed: int,
@@ -95,7 +96,7 @@ def _print(s: dict[str, Any]) -> None:
     )
     click.echo(
         f"  consensus units (in >= {units['fraction']:g} of the seeds at r >= "
-        f"{units['threshold']:g}): {units['count']} of {c['units']}; units by number of seeds "
+        f"{_num(units['threshold'])}): {units['count']} of {c['units']}; units by number of seeds "
         f"present: {units['support_histogram']}"
     )
     u = s["universal"]

@@ -19,7 +19,9 @@ A **consensus unit** is one position of the joint order whose units are the same
 enough seeds: its core is the unit that correlates ≥ ``threshold`` with the most of the others
 at that position; a member is *present* when its unit is the core or correlates ≥
 ``threshold`` with it (at most one unit per seed by construction), and the position is a
-consensus unit when the present members make up ≥ ``fraction`` of the K seeds.
+consensus unit when the present members make up ≥ ``fraction`` of the K seeds. By default the
+threshold is calibrated: what a partner layer rotated at random (the same subspace, no
+privileged basis) reaches at its 99th percentile (see :mod:`~unitscope.match._universal`).
 """
 
 from __future__ import annotations
@@ -333,7 +335,7 @@ def consensus(
     layer: str | None = None,
     step: int = -1,
     fraction: float = 0.5,
-    threshold: float = 0.5,
+    threshold: float | str = "calibrated",
     untrained: Any = "auto",
 ) -> Consensus:
     """Match K ≥ 3 members of one layer jointly: cycle consistency, joint order, consensus.
@@ -346,7 +348,10 @@ def consensus(
         fraction: a consensus unit is present in at least this fraction of the K seeds, in
             (0, 1].
         threshold: correlation with the group's core unit that makes a member present, in
-            [-1, 1).
+            [-1, 1), or ``"calibrated"``: the 99th percentile of best-partner correlations
+            against randomly rotated partner layers (:func:`~unitscope.match.universal`), the
+            correlation a unit reaches by sharing the subspace alone. A fixed value such as 0.5
+            is lenient for low-rank layers: on digits a rotated partner reaches ≈ 0.8.
         untrained: activations of the untrained networks for the baseline; ``"auto"`` takes
             a recording's step-0 checkpoint when it has one (None for arrays); None skips it.
 
@@ -362,7 +367,7 @@ def consensus(
         (1.0, True, 0.125)
     """
     start = time.perf_counter()
-    fraction, threshold = _check_rule(fraction, threshold)
+    fraction, fixed = _check_rule(fraction, threshold)
     acts, base, name, value = _resolve(source, layer, step, untrained)
     corr, active = unit_correlations(acts)
     K, U = active.shape
@@ -371,13 +376,17 @@ def consensus(
             f"consensus needs K >= 3 members to check matches against each other, got {K}; "
             "train more seeds (e.g. seeds.init=[0,1,2]) or use `match` for a pair."
         )
+    if fixed is None:
+        from ._universal import universal  # the rotated null lives there
+
+        fixed = universal(acts, untrained=None).threshold
     perms = pairwise_perms(corr)
     cycle, unit_cycle = cycle_consistency(perms)
     base_cycle = None
     if base is not None:
         base_cycle = cycle_consistency(pairwise_perms(unit_correlations(base)[0]))[0]
     order, sweeps, converged = joint_alignment(corr, perms)
-    core, present, support = consensus_units(corr, order, fraction=fraction, threshold=threshold)
+    core, present, support = consensus_units(corr, order, fraction=fraction, threshold=fixed)
     return Consensus(
         corr=corr,
         perms=perms,
@@ -394,7 +403,7 @@ def consensus(
         support=support,
         is_consensus=support >= fraction * K - 1e-9,
         fraction=fraction,
-        threshold=threshold,
+        threshold=fixed,
         active=active,
         layer=name,
         step=value,
@@ -402,12 +411,15 @@ def consensus(
     )
 
 
-def _check_rule(fraction: Any, threshold: Any) -> tuple[float, float]:
+def _check_rule(fraction: Any, threshold: Any) -> tuple[float, float | None]:
+    """The fraction and the fixed threshold (None for ``"calibrated"``)."""
+    calibrated = isinstance(threshold, str) and threshold == "calibrated"
     try:
-        f, t = float(fraction), float(threshold)
+        f, t = float(fraction), (0.0 if calibrated else float(threshold))
     except (TypeError, ValueError):
         raise UnitscopeError(
-            f"`fraction` and `threshold` must be numbers, got {fraction!r} and {threshold!r}."
+            f"`fraction` must be a number and `threshold` a number or 'calibrated', got "
+            f"{fraction!r} and {threshold!r}."
         ) from None
     if not 0.0 < f <= 1.0:
         raise UnitscopeError(
@@ -416,7 +428,7 @@ def _check_rule(fraction: Any, threshold: Any) -> tuple[float, float]:
         )
     if not -1.0 <= t < 1.0:
         raise UnitscopeError(f"`threshold` must be a correlation in [-1, 1), got {threshold!r}.")
-    return f, t
+    return f, None if calibrated else t
 
 
 def recording_acts(rec: Recording, layer: str | None, step: int) -> tuple[np.ndarray, str, int]:

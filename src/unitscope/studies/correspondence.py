@@ -33,12 +33,12 @@ import torch
 
 from .. import match
 from ..match._compare import recording_data
-from ..match._universal import best_partner, random_rotation
+from ..match._universal import random_rotation
 from ..record import Recording
 from ..train import Config, fit
 from ._common import ProgressFn, Scale, config, fmt, part, pick
 from ._finding import Control, FigureSpec, Finding, Interval, Premise, StudyResult, Verdict
-from ._stats import bootstrap_interval, fmt_interval, pair_interval, worded
+from ._stats import LEVEL, N_BOOT, fmt_interval, pair_interval, worded
 from ._stats import interval_verdict as decide
 
 NAME = "correspondence"
@@ -143,10 +143,9 @@ def stitching(rec: Recording, data: Any) -> dict[str, Any]:
 
 def measure(rec: Recording, data: Any) -> dict[str, Any]:
     """Every number of the study from one recording of K seeds (step 0 and the end)."""
-    c = match.consensus(rec, layer=LAYER)
     u = match.universal(rec, layer=LAYER, quantile=QUANTILE)
     control = match.universal(rotated_layers(rec.activations(LAYER)[-1]), quantile=QUANTILE)
-    groups = match.consensus(rec, layer=LAYER, threshold=u.threshold)
+    c = match.consensus(rec, layer=LAYER, threshold=u.threshold)
     off = ~np.eye(rec.members, dtype=bool)
     assert c.untrained is not None and u.untrained is not None  # the fit records step 0
     return {
@@ -157,9 +156,9 @@ def measure(rec: Recording, data: Any) -> dict[str, Any]:
         "cycle": c.cycle.tolist(),
         "cycle_untrained": c.untrained.tolist(),
         "chance": c.chance,
-        "consensus_units": int(groups.is_consensus.sum()),
+        "consensus_units": int(c.is_consensus.sum()),
         "consensus_threshold": u.threshold,
-        "support_histogram": np.bincount(groups.support, minlength=rec.members + 1).tolist(),
+        "support_histogram": np.bincount(c.support, minlength=rec.members + 1).tolist(),
         "sweeps": c.sweeps,
         "universal": _universal_numbers(u),
         "universal_rotated": _universal_numbers(control),
@@ -188,38 +187,67 @@ def _universal_numbers(u: match.Universality) -> dict[str, Any]:
 # ---- intervals over seeds --------------------------------------------------------------------
 
 
-def seed_interval(K: int, statistic: Callable[[list[int]], float]) -> Interval:
-    """Bootstrap over seeds: each draw takes K seeds with replacement and recomputes
-    ``statistic`` on the distinct seeds drawn (NaN draws, too few seeds, are dropped)."""
-    return bootstrap_interval(list(range(K)), lambda s: statistic(sorted(set(s))))
+def seed_interval(
+    K: int, statistic: Callable[[np.ndarray], np.ndarray], *, minimum: int
+) -> Interval:
+    """Percentile bootstrap over seeds, all draws at once: each draw takes K seeds with
+    replacement, and ``statistic`` maps the drawn seeds' membership (B, K) bool to (B,) values
+    over the distinct seeds drawn. Draws with fewer than ``minimum`` distinct seeds (or a
+    non-finite value) are dropped; the value is the statistic of all K seeds, and the interval
+    is widened to contain it when the draws' percentiles do not (a skewed statistic)."""
+    value = float(statistic(np.ones((1, K), dtype=bool))[0])
+    draws = np.random.default_rng(0).integers(0, K, (N_BOOT, K))
+    member = np.zeros((N_BOOT, K), dtype=bool)
+    member[np.arange(N_BOOT)[:, None], draws] = True
+    values = statistic(member)
+    values = values[(member.sum(axis=1) >= minimum) & np.isfinite(values)]
+    if values.size == 0:
+        return Interval(value, -math.inf, math.inf, K, LEVEL, "bootstrap")
+    lo, hi = np.quantile(values, [0.5 - LEVEL / 2, 0.5 + LEVEL / 2])
+    return Interval(value, float(min(lo, value)), float(max(hi, value)), K, LEVEL, "bootstrap")
+
+
+def cycle_mean(cycle: Any, member: np.ndarray) -> np.ndarray:
+    """(B,) mean cycle consistency over the ordered triples of distinct seeds among each
+    draw's seeds (``member`` (B, K) bool); NaN for a draw with fewer than three."""
+    c = np.asarray(cycle, dtype=np.float64)  # (K, K, K), NaN unless distinct
+    known = np.isfinite(c)
+    m = member.astype(np.float64)
+    inside = m[:, :, None, None] * m[:, None, :, None] * m[:, None, None, :]  # (B, K, K, K)
+    weight = inside * known
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weight * np.where(known, c, 0.0)).sum(axis=(1, 2, 3)) / weight.sum(axis=(1, 2, 3))
+
+
+def universal_share(numbers: Mapping[str, Any], member: np.ndarray) -> np.ndarray:
+    """(B,) share of live units above the calibrated threshold among each draw's seeds
+    (``member`` (B, K) bool), a unit's best partner taken among the other seeds drawn (as
+    :func:`~unitscope.match._universal.best_partner` does); NaN for a draw of one seed."""
+    partner = np.asarray(numbers["partner"], dtype=np.float64)  # (K, K, U), NaN diagonal
+    active = np.asarray(numbers["active"], dtype=bool)  # (K, U)
+    K = partner.shape[0]
+    off = ~np.eye(K, dtype=bool)
+    p = np.where(np.isfinite(partner) & off[:, :, None], partner, 0.0)
+    m = member.astype(np.float64)
+    others = m @ off.T  # (B, K): seeds drawn other than k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        best = np.einsum("bl,kli->bki", m, p) / others[:, :, None]  # (B, K, U)
+        hits = (best > float(numbers["threshold"])) & active
+        per_seed = hits.sum(axis=2) / np.maximum(active.sum(axis=1), 1)  # (B, K)
+        share = (per_seed * m).sum(axis=1) / m.sum(axis=1)
+    return np.where(m.sum(axis=1) >= 2, share, np.nan)
 
 
 def cycle_interval(cycle: Any) -> Interval:
     """Mean cycle consistency over the triples of distinct seeds, resampling seeds."""
-    c = np.asarray(cycle, dtype=np.float64)
-
-    def mean(seeds: list[int]) -> float:
-        if len(seeds) < 3:
-            return math.nan
-        return float(np.nanmean(c[np.ix_(seeds, seeds, seeds)]))
-
-    return seed_interval(c.shape[0], mean)
+    K = np.asarray(cycle).shape[0]
+    return seed_interval(K, lambda member: cycle_mean(cycle, member), minimum=3)
 
 
 def universal_interval(numbers: Mapping[str, Any]) -> Interval:
-    """Share of live units above the (fixed) calibrated threshold, resampling seeds: a unit's
-    best partner is recomputed among the seeds drawn."""
-    partner = np.asarray(numbers["partner"], dtype=np.float64)
-    active = np.asarray(numbers["active"], dtype=bool)
-    threshold = float(numbers["threshold"])
-
-    def share(seeds: list[int]) -> float:
-        if len(seeds) < 2:
-            return math.nan
-        hits = (best_partner(partner, seeds) > threshold) & active[seeds]
-        return float(np.mean(hits.sum(axis=1) / np.maximum(active[seeds].sum(axis=1), 1)))
-
-    return seed_interval(partner.shape[0], share)
+    """Share of live units above the (fixed) calibrated threshold, resampling seeds."""
+    K = np.asarray(numbers["active"]).shape[0]
+    return seed_interval(K, lambda member: universal_share(numbers, member), minimum=2)
 
 
 def intervals(s: Mapping[str, Any]) -> dict[str, Interval]:
@@ -316,8 +344,9 @@ def finding_consistent(s: Mapping[str, Any], iv: Mapping[str, Interval]) -> Find
         measured,
         f"{said}: cycle consistency {fmt_interval(trained)} over {s['K']} seeds (the same "
         f"seeds before training {fmt_interval(untrained)}; chance {fmt(s['chance'])}); "
-        f"{s['consensus_units']} of {s['units']} positions of the joint alignment are units "
-        "present in at least half of the seeds.",
+        f"{s['consensus_units']} of {s['units']} positions of the joint alignment hold one "
+        f"unit in at least half of the seeds (correlation above {fmt(s['consensus_threshold'])}, "
+        "the rotated null's 99th percentile).",
         {
             "cycle_consistency": trained.value,
             "untrained": untrained.value,
