@@ -269,3 +269,13 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_planted_conv_channel_permutations_count_every_position_as_an_observation():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(20, 5, 4, 4))  # (n, C, H, W)
+    maps = np.stack([base[:, rng.permutation(5)] for _ in range(3)])  # (K, n, C, H, W)
+    c = match.consensus(maps, threshold=0.9)
+    assert c.cycle_mean == 1.0 and c.support.tolist() == [3] * 5
+    u = match.universal(maps)
+    assert u.fraction().tolist() == [1.0, 1.0, 1.0]
