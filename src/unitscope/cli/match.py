@@ -1,16 +1,27 @@
-"""``unitscope match DIR_A [DIR_B]``: which unit is which across runs, and the barrier between."""
+"""``unitscope match DIR_A [DIR_B]``: which unit is which across runs, and the barrier between.
+
+``unitscope match a.pt b.pt --model pkg.module:factory --data probe.npz --layer NAME ...``
+matches two checkpoints of the user's own network the same way: both are loaded into models
+the factory builds (``torch.load(weights_only=True)`` or safetensors, never other pickles),
+recorded on the probe set (``Recording.from_models``) and matched, with the same JSON.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from .._errors import UnitscopeError
 from ..match import METHODS, compare
 from ..record import Recording
 from ._io import echo_json
+
+WEIGHT_FILES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 
 def parse_members(text: str | None) -> tuple[int, int] | None:
@@ -39,9 +50,9 @@ def parse_members(text: str | None) -> tuple[int, int] | None:
 @click.option(
     "--method",
     type=click.Choice(METHODS),
-    default="weights",
-    show_default=True,
-    help="How B is aligned to A: weight matching or probe-set activation matching.",
+    default=None,
+    help="How B is aligned to A: weight matching or probe-set activation matching. "
+    "Default: weights; activations for your own torch networks.",
 )
 @click.option(
     "--layer",
@@ -80,6 +91,27 @@ def parse_members(text: str | None) -> tuple[int, int] | None:
     show_default=True,
     help="Correlation null: B's probe rows shuffled, or B before training (step 0).",
 )
+@click.option(
+    "--model",
+    "factory",
+    metavar="PKG.MODULE:FACTORY",
+    help="For checkpoint files A and B: the function (or class) that builds your network; "
+    "imported from the current folder or PYTHONPATH.",
+)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    help="For checkpoint files: a .npz with probe inputs `x` and targets `y`.",
+)
+@click.option(
+    "--layout",
+    "layouts",
+    multiple=True,
+    metavar="LAYOUT|NAME=LAYOUT",
+    help="For checkpoint files: layout of layers with positions, e.g. NCHW (every 4-D "
+    "layer) or layer1=NHWC (repeatable). Never guessed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def match(
     dir_a: Path,
@@ -93,25 +125,42 @@ def match(
     no_barrier: bool,
     seed: int,
     null: str,
+    factory: str | None,
+    data: Path | None,
+    layouts: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Match the hidden units of two runs and measure the loss barrier before and after.
 
     With one recording DIR_A, its members are compared with each other; with two, member k
     of DIR_A with member k of DIR_B. Prints the permutation, the matched correlations (with
-    baselines: identity order, best sibling, shuffled null) and the barrier.
+    baselines: identity order, best sibling, shuffled null) and the barrier. DIR_A and DIR_B
+    may also be checkpoint files of your own network (.pt, .safetensors) with --model, --data
+    and --layer. Recordings of torch networks are matched by their activations, without a
+    barrier.
     """
-    rec_a = Recording.load(dir_a)
-    rec_b = Recording.load(dir_b) if dir_b is not None else None
+    if _is_weights(dir_a) or (dir_b is not None and _is_weights(dir_b)):
+        rec_a = _record_files(dir_a, dir_b, factory, data, layers, layouts)
+        rec_b, members = None, members or "0,1"
+    else:
+        for flag, value in (("--model", factory), ("--data", data), ("--layout", layouts)):
+            if value:
+                raise UnitscopeError(
+                    f"{flag} is for checkpoint files (.pt, .safetensors); {str(dir_a)!r} is a "
+                    "recording folder, which knows its model and data."
+                )
+        rec_a = Recording.load(dir_a)
+        rec_b = Recording.load(dir_b) if dir_b is not None else None
     for name in layers:
         rec_a.check_layer(name)
+    torch_rec = rec_a.is_torch
     result = compare(
         rec_a,
         rec_b,
         members=parse_members(members),
         step=step,
-        method=method,
-        barrier=not no_barrier,
+        method=method or ("activations" if torch_rec else "weights"),
+        barrier=not no_barrier and not torch_rec,
         n_points=points,
         repair=repair,
         seed=seed,
@@ -122,6 +171,84 @@ def match(
         echo_json(summary)
     else:
         _print(summary)
+
+
+def _is_weights(path: Path) -> bool:
+    return path.suffix in WEIGHT_FILES and not path.is_dir()
+
+
+def _record_files(
+    file_a: Path,
+    file_b: Path | None,
+    factory: str | None,
+    data: Path | None,
+    layers: tuple[str, ...],
+    layouts: tuple[str, ...],
+) -> Recording:
+    """A two-member torch recording of checkpoints A and B on the probe set in ``data``."""
+    if file_b is None or not (_is_weights(file_a) and _is_weights(file_b)):
+        raise UnitscopeError(
+            "checkpoint files are matched in pairs: give two files, e.g. `unitscope match "
+            "a.pt b.pt --model pkg.module:factory --data probe.npz --layer fc1`."
+        )
+    if factory is None or data is None:
+        flag = "--model PKG.MODULE:FACTORY" if factory is None else "--data FILE.npz"
+        raise UnitscopeError(f"matching checkpoint files needs {flag}.")
+    if not layers:
+        raise UnitscopeError(
+            "name the layers to match with --layer (module names of your network, e.g. "
+            "--layer layer1 --layer fc; 'relu#1' for a reused module's second call)."
+        )
+    from ..record._load import build, load_into, load_state
+
+    if os.getcwd() not in sys.path:  # `--model mypkg.nets:make` from the folder that holds it
+        sys.path.insert(0, os.getcwd())
+    nets = [
+        load_into(build(factory), load_state(path), f"{str(path)!r}") for path in (file_a, file_b)
+    ]
+    return Recording.from_models(
+        nets,
+        _probe(data),
+        list(layers),
+        layout=_layouts(layouts),
+        factory=factory,
+        name=data.name,
+    )
+
+
+def _probe(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` of a .npz file, never unpickled."""
+    if path.suffix != ".npz" or not path.is_file():
+        raise UnitscopeError(
+            f"--data must be an existing .npz file with arrays x and y, got {str(path)!r}."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "x" not in npz.files or "y" not in npz.files:
+                raise UnitscopeError(
+                    f"--data {str(path)!r} must hold arrays 'x' (inputs) and 'y' (targets), "
+                    f"has {sorted(npz.files)}."
+                )
+            return np.asarray(npz["x"]), np.asarray(npz["y"])
+    except (ValueError, OSError) as err:
+        if isinstance(err, UnitscopeError):
+            raise
+        raise UnitscopeError(f"cannot read --data {str(path)!r}: {err}.") from None
+
+
+def _layouts(given: tuple[str, ...]) -> str | dict[str, str] | None:
+    """``("NCHW",)`` -> "NCHW"; ``("a=NCHW", "b=NTD")`` -> {"a": "NCHW", "b": "NTD"}."""
+    if not given:
+        return None
+    pairs = [g.partition("=") for g in given]
+    if len(given) == 1 and not pairs[0][1]:
+        return given[0]
+    if any(not sep or not name for name, sep, _ in pairs):
+        raise UnitscopeError(
+            f"--layout takes one LAYOUT for every layer, or NAME=LAYOUT per layer, got "
+            f"{list(given)}."
+        )
+    return {name: value for name, _, value in pairs}
 
 
 def _print(s: dict[str, Any]) -> None:

@@ -180,6 +180,13 @@ def compare(
     if method not in METHODS:
         raise unknown_name("matching method", method, METHODS)
     check_seed("seed", seed)
+    if isinstance(rec_a, Recording) and rec_a.is_torch:  # the user's own networks
+        from ._compare_torch import compare_torch
+
+        return compare_torch(
+            rec_a, rec_b, members=members, step=step, method=method, barrier=barrier,
+            n_points=n_points, repair=repair, seed=seed, null=null, data=data,
+        )  # fmt: skip
     if not rec_a.layers:
         raise UnitscopeError(
             "the recording has no hidden layer (it was trained with model.hidden = []): "

@@ -15,6 +15,11 @@ A recording of K members with T checkpoints holds, as numpy arrays:
 
 plus ``meta``: config, seeds, dataset, model spec, versions and the probe set's hash.
 
+:meth:`Recording.from_models` records the user's own torch networks (model kind ``"torch"``):
+activations, probe curves and state_dicts, but no unit axes (which parameters hold a layer's
+units is not known), so weights per unit and :meth:`Recording.model` belong to unitscope's
+own models; :meth:`Recording.modules` rebuilds torch members with a factory the caller names.
+
 On disk a recording is a folder with ``recording.safetensors`` (tensors) and ``meta.json``
 (format version, metadata and the sha256 of the tensor file). Nothing is pickled.
 """
@@ -78,9 +83,24 @@ class Recording:
     def config(self) -> dict[str, Any]:
         return dict(self.meta["config"])
 
+    @property
+    def is_torch(self) -> bool:
+        """Whether this records the user's own torch networks (:meth:`from_models`)."""
+        return self.meta["model_spec"].get("kind") == "torch"
+
     def check_layer(self, layer: str) -> str:
         if layer not in self.acts:
             raise unknown_name("layer", layer, self.layers)
+        return layer
+
+    def _unit_weights(self, layer: str) -> str:
+        layer = self.check_layer(layer)
+        if self.is_torch:
+            raise UnitscopeError(
+                f"this recording of a torch model does not know which parameters hold the units "
+                f"of {layer!r}; read its state_dicts in `params` (or rebuild the members with "
+                "rec.modules(factory))."
+            )
         return layer
 
     def activations(self, layer: str) -> np.ndarray:
@@ -89,16 +109,16 @@ class Recording:
 
     def weights(self, layer: str) -> np.ndarray:
         """(T, K, n_units, fan_in) incoming weights of ``layer`` (conv: flattened filters)."""
-        w = self.params[f"{self.check_layer(layer)}.weight"]
+        w = self.params[f"{self._unit_weights(layer)}.weight"]
         return w.reshape(*w.shape[:3], -1)
 
     def bias(self, layer: str) -> np.ndarray | None:
         """(T, K, n_units) biases of ``layer``, or None when the model has no biases."""
-        return self.params.get(f"{self.check_layer(layer)}.bias")
+        return self.params.get(f"{self._unit_weights(layer)}.bias")
 
     def outgoing(self, layer: str) -> np.ndarray:
         """(T, K, n_units, fan_out) weights that read each unit (conv->dense: blocks flattened)."""
-        axes = self.meta["unit_axes"][self.check_layer(layer)]
+        axes = self.meta["unit_axes"][self._unit_weights(layer)]
         name, axis, block = axes["outgoing"][0]
         w = self.params[name]  # (T, K, out, in, ...)
         w = np.moveaxis(w, axis + 1, 2)  # (T, K, in, out, ...)
@@ -136,6 +156,11 @@ class Recording:
 
         from ..models import build
 
+        if self.is_torch:
+            raise UnitscopeError(
+                "this recording holds a torch model, which unitscope cannot build by itself; "
+                "rebuild its members with rec.modules('pkg.module:factory', step)."
+            )
         t = self.step_index(step)
         index = list(range(self.members)) if members is None else list(members)
         net = build(self.meta["model_spec"], members=len(index))
@@ -145,6 +170,101 @@ class Recording:
         net.to(dtype)
         return net.load_params(
             {n: torch.from_numpy(np.ascontiguousarray(v[t][index])) for n, v in self.params.items()}
+        )
+
+    def modules(self, factory: Any, step: int = -1, members: list[int] | None = None) -> list:
+        """The torch members at checkpoint ``step``, each built by ``factory`` and loaded with
+        its recorded state_dict.
+
+        Args:
+            factory: a callable returning a new ``nn.Module``, or ``"pkg.module:factory"``
+                (imported now: name only your own code; a recording's stored factory name is
+                never imported on its own).
+            step: the checkpoint (negative counts from the end).
+            members: which members (default all).
+        """
+        from ._load import build, load_into
+
+        if not self.is_torch:
+            raise UnitscopeError("rec.modules is for torch recordings; use rec.model(step).")
+        if not self.params:
+            raise UnitscopeError(
+                "this recording kept no weights (from_models(..., keep_weights=False)); record "
+                "again with them to rebuild its members."
+            )
+        import torch
+
+        t = self.step_index(step)
+        index = list(range(self.members)) if members is None else [int(k) for k in members]
+        if not index or any(k < 0 or k >= self.members for k in index):
+            raise UnitscopeError(f"`members` must be indices in [0, {self.members}), got {index}.")
+        nets = []
+        for k in index:
+            state = {
+                n: torch.from_numpy(np.ascontiguousarray(v[t, k])) for n, v in self.params.items()
+            }
+            nets.append(load_into(build(factory), state, f"member {k} at step {self.steps[t]}"))
+        return nets
+
+    @classmethod
+    def from_models(
+        cls,
+        models: Any,
+        probe: Any,
+        layers: str | list[str],
+        *,
+        checkpoints: Any = None,
+        steps: Any = None,
+        layout: Any = None,
+        factory: Any = None,
+        name: str = "probe set",
+        keep_weights: bool = True,
+    ) -> Recording:
+        """A recording of your own torch networks: K members, T checkpoints each.
+
+        Args:
+            models: one ``nn.Module`` per member (same architecture), or one module (K=1).
+            probe: ``(inputs, targets)`` (arrays or tensors): integer labels (n,) for
+                classification, floats for regression. Activations are recorded on them.
+            layers: module names, e.g. ``["layer1", "layer2.0.relu#1", "fc"]`` (``#k``: one
+                call of a module that runs several times per forward pass).
+            checkpoints: per member, the list of its T checkpoints: state_dicts, or files
+                read with ``torch.load(..., weights_only=True)`` / safetensors (pickles of
+                other objects are refused). Default: the models as they are (T=1).
+            steps: the T checkpoint steps (increasing; default 0..T-1).
+            layout: layout of layers with positions (``"NCHW"``, ``"NTD"``, ...; a string or a
+                dict layer → layout); such layers are stored as the per-unit mean over their
+                positions. Never guessed.
+            factory: how the members are rebuilt, ``"pkg.module:factory"`` (recorded in
+                ``model_spec``; :meth:`modules` builds with it when the caller names it).
+            name: a name for the probe set (the dataset name in reports).
+            keep_weights: store each checkpoint's state_dict (needed to rebuild members).
+
+        Returns:
+            A :class:`Recording` of model kind ``"torch"``: ``save``/``load``, ``unitscope
+            report``, ``compare`` and ``match`` work on it.
+
+        Example:
+            >>> import torch
+            >>> nets = [torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(),
+            ...                             torch.nn.Linear(6, 3)) for _ in range(2)]
+            >>> probe = (torch.randn(32, 4), torch.randint(0, 3, (32,)))
+            >>> rec = Recording.from_models(nets, probe, ["1"])
+            >>> rec.activations("1").shape, rec.members, sorted(rec.curves)
+            ((1, 2, 32, 6), 2, ['probe_acc', 'probe_loss'])
+        """
+        from ._from_models import from_models
+
+        return from_models(
+            models,
+            probe,
+            layers,
+            checkpoints=checkpoints,
+            steps=steps,
+            layout=layout,
+            factory=factory,
+            name=name,
+            keep_weights=keep_weights,
         )
 
     def summary(self) -> dict[str, Any]:

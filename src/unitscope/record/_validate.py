@@ -6,12 +6,18 @@ metadata against the tensors: the probe set's hash is recomputed, the model desc
 ``model_spec`` is rebuilt (without memory, on torch's ``meta`` device) and every parameter,
 activation and curve must have the shape that model and the recorded steps imply. A recording
 that fails is refused with one line naming the first disagreement.
+
+A recording of the user's own torch networks (``model_spec`` kind ``"torch"``, made by
+``Recording.from_models``) names no model unitscope can build, and nothing named in a file is
+ever imported; its claims are checked against each other instead: every stored tensor of the
+state_dicts has the recorded checkpoints and members, every layer its layout and unit count.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -188,6 +194,9 @@ def _short(value: Any, limit: int = 160) -> str:
 def _check_model(
     flat: dict[str, np.ndarray], meta: dict[str, Any], where: str, T: int, K: int
 ) -> None:
+    if meta["model_spec"].get("kind") == "torch":
+        _check_torch(flat, meta, where, T, K)
+        return
     model = _build(meta, where, K)
     expected = {n: (T, *map(int, p.shape)) for n, p in model.named_parameters()}
     found = {k.split("/", 1)[1]: v for k, v in flat.items() if k.startswith("params/")}
@@ -238,6 +247,54 @@ def _check_model(
             where,
             f"the dataset has {outputs!r} outputs but model_spec has {model.spec['out_features']}",
         )
+
+
+_FACTORY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _check_torch(
+    flat: dict[str, np.ndarray], meta: dict[str, Any], where: str, T: int, K: int
+) -> None:
+    """A torch recording: its metadata agrees with itself and with the tensors."""
+    spec = meta["model_spec"]
+    factory = spec.get("factory")
+    if not isinstance(spec.get("class"), str) or not (
+        factory is None or (isinstance(factory, str) and _FACTORY.match(factory))
+    ):
+        raise _bad(
+            where,
+            f"model_spec {_short(spec)} needs a 'class' name and a factory that is null or "
+            "'pkg.module:factory'",
+        )
+    for name, value in flat.items():
+        if name.startswith("params/") and _shape(value)[:2] != (T, K):
+            raise _bad(
+                where,
+                f"parameter {name[7:]!r} has shape {_shape(value)}, the recording needs "
+                f"({T}, {K}, ...) (checkpoints, members)",
+            )
+    layers, layouts = meta["layers"], meta.get("layouts")
+    if not isinstance(layouts, dict) or sorted(layouts) != sorted(layers):
+        raise _bad(where, "meta.json 'layouts' must name the layout of every layer")
+    for layer in layers:
+        axes, kind = meta["unit_axes"].get(layer), meta["layer_kind"].get(layer)
+        units = axes.get("n_units") if isinstance(axes, dict) else None
+        if type(units) is not int or units < 1 or axes.get("incoming") or axes.get("outgoing"):
+            raise _bad(where, f"meta.json unit_axes of {layer!r} must be n_units >= 1 and no axes")
+        want = "dense" if layouts[layer] == "ND" else "conv"
+        if kind != want:
+            raise _bad(
+                where, f"meta.json layer_kind of {layer!r} is {kind!r}, its layout says {want!r}"
+            )
+    if sorted(meta["unit_axes"]) != sorted(layers) or sorted(meta["layer_kind"]) != sorted(layers):
+        raise _bad(where, "meta.json unit_axes and layer_kind must name exactly the layers")
+    train = meta["config"].get("train")
+    dtype = train.get("dtype") if isinstance(train, dict) else None
+    if dtype not in ("float32", "float64", "float16", "bfloat16"):
+        raise _bad(where, f"config train.dtype must name a float dtype, got {dtype!r}")
+    outputs = meta["dataset"].get("n_outputs")
+    if outputs is not None and (type(outputs) is not int or outputs < 1):
+        raise _bad(where, f"the dataset's n_outputs must be null or >= 1, got {outputs!r}")
 
 
 # ---- activations, feature maps and curves have the recorded units, steps and members ---------

@@ -108,6 +108,8 @@ def _comparison(rec: Recording) -> Any:
     pairs = optional("unitscope.match", "pairs")
     if pairs is None or rec.members < 2:
         return None
+    if rec.is_torch:  # the recorded activations only: no model to interpolate
+        return pairs(rec, method="activations", barrier=False)
     return pairs(rec, barrier=True, n_points=9, data={"probe": (rec.probe_x, rec.probe_y)})
 
 

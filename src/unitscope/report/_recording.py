@@ -73,7 +73,8 @@ class RecordingReport:
         self.rec, self.member, self.resolution = rec, member, resolution
         self.n_images, self.findings = n_images, list(findings)
         ds, spec = rec.meta["dataset"], rec.meta["model_spec"]
-        self.title = title or f"unitscope: {spec['kind'].upper()} on {ds['name']}"
+        model = spec["class"].rsplit(".", 1)[-1] if rec.is_torch else spec["kind"].upper()
+        self.title = title or f"unitscope: {model} on {ds['name']}"
         self._plan: list[Stage] = self._stages()
 
     @property
@@ -154,7 +155,7 @@ class RecordingReport:
     def _layer(self, i: int, layer: str, two_d: bool) -> Section:
         rec, m, figs = self.rec, self.member, []
         dense = rec.meta["layer_kind"].get(layer) == "dense"
-        if two_d and dense:
+        if two_d and dense and not rec.is_torch:  # the panels rebuild unitscope's own model
             figs.append(units.plane_figure(rec, layer, m, self.resolution, f"units-{i}"))
         if rec.activations(layer).shape[-1] >= 2:
             figs.append(units.correlation_figure(rec, layer, m, f"corr-{i}"))
@@ -165,7 +166,7 @@ class RecordingReport:
         figs: list[Figure] = []
         for key, func, label, caption in _MEASURES:
             fn = across.optional("unitscope.measures", func)
-            if fn is None:
+            if fn is None or (key == "weights" and self.rec.is_torch):  # no unit axes known
                 continue
             series = {layer: self._over_training(fn, layer, key) for layer in self.rec.layers}
             figs.append(
