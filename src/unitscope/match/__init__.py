@@ -11,6 +11,15 @@ Arrays and models first::
     curve = match.interpolate(model_a, b_aligned, {"train": (x, y), "test": (xt, yt)})
     curve.barrier("test")                        # max L(λ) − ½ (L(0) + L(1))
 
+Any PyTorch network: trace its permutation spec once (residual additions, BatchNorm,
+concatenation, flatten, depthwise convolutions; a self-check confirms the function is kept),
+then the same verbs take ``spec=``::
+
+    spec = match.permutation_spec(net_a, x[:8])
+    w = match.weights(net_a, net_b, spec=spec)
+    b_aligned = match.permute(net_b, w.perms, spec=spec)
+    curve = match.interpolate(net_a, b_aligned, {"test": (xt, yt)}, reset_bn=train_loader)
+
 Recordings on top: ``match.compare(rec_a, rec_b)``, ``match.pairs(rec)`` (all K(K−1)/2
 member pairs of one ensemble), ``match.over_training(rec)`` (every checkpoint).
 
@@ -45,8 +54,11 @@ from ._consensus import Consensus, consensus
 from ._correlation import CrossCorrelation, cross_correlation
 from ._curve import Curve, relative_reduction
 from ._interpolate import interpolate
+from ._module_line import repair
 from ._permute import identity_perms, invert, permute, random_perms
+from ._spec import Axis, Group, PermutationSpec, RepairPoint
 from ._stitch import StitchEntry, Stitching, stitch, stitch_recordings
+from ._trace import permutation_spec
 from ._universal import Universality, universal
 from ._weights import WeightMatch, weights
 
@@ -54,10 +66,14 @@ __all__ = [
     "METHODS",
     "ActivationMatch",
     "Agreement",
+    "Axis",
     "Comparison",
     "Consensus",
     "CrossCorrelation",
     "Curve",
+    "Group",
+    "PermutationSpec",
+    "RepairPoint",
     "Trajectory",
     "StitchEntry",
     "Stitching",
@@ -76,10 +92,12 @@ __all__ = [
     "match_layers",
     "over_training",
     "pairs",
+    "permutation_spec",
     "permute",
     "prediction_agreement",
     "random_perms",
     "relative_reduction",
+    "repair",
     "stitch",
     "stitch_recordings",
     "universal",

@@ -78,12 +78,13 @@ def match_layers(
 
 
 def align(
-    model_a: UnitModel,
-    model_b: UnitModel,
+    model_a: Any,
+    model_b: Any,
     *,
     method: str = "weights",
     x: Any = None,
     seed: int = 0,
+    spec: Any = None,
 ) -> Perms:
     """Permutations that align B's units to A's: ``permute(model_b, align(model_a, model_b))``.
 
@@ -93,6 +94,8 @@ def align(
             ``"activations"`` (each layer matched by activation correlation on ``x``).
         x: inputs for ``method="activations"``.
         seed: seed of the weight-matching layer order.
+        spec: the :class:`~unitscope.match.PermutationSpec` of two ``nn.Module`` networks
+            (weight matching only).
 
     Returns:
         layer -> (P, n_units) int64 permutations.
@@ -100,7 +103,12 @@ def align(
     if method not in METHODS:
         raise unknown_name("matching method", method, METHODS)
     if method == "weights":
-        return weights(model_a, model_b, seed=seed).perms
+        return weights(model_a, model_b, seed=seed, spec=spec).perms
+    if not (isinstance(model_a, UnitModel) and isinstance(model_b, UnitModel)):
+        raise UnitscopeError(
+            "method='activations' works on MLP and SmallCNN; for an nn.Module use "
+            "method='weights' with its spec."
+        )
     if x is None:
         raise UnitscopeError("method='activations' needs inputs `x` to compute activations on.")
     found = match_layers(model_a, model_b, x, null=None)

@@ -27,20 +27,25 @@ _BUDGET = 1 << 25  # activation elements per evaluated chunk of members
 
 
 def interpolate(
-    model_a: UnitModel,
-    model_b: UnitModel,
+    model_a: Any,
+    model_b: Any,
     data: Any,
     *,
     n_points: int = 25,
     repair: bool = False,
     repair_x: Any = None,
     loss: str = "auto",
+    reset_bn: Any = None,
+    spec: Any = None,
+    build: Any = None,
 ) -> Curve:
     """Loss and accuracy of ``(1 − λ) θ_A + λ θ_B`` at ``n_points`` evenly spaced λ in [0, 1].
 
     Args:
         model_a, model_b: same architecture; pair k is member k of A with member k of B (a
-            1-member model is paired with every member of the other).
+            1-member model is paired with every member of the other). Or two torch
+            ``nn.Module`` networks of one architecture (one pair), or their state_dicts with
+            ``build``.
         data: ``{"train": (x, y), "test": (x, y)}`` (any split names; values may also be
             :class:`~unitscope.data.Dataset`), or one ``(x, y)`` / Dataset (split ``"data"``).
             Integer labels (n,) mean classification (cross-entropy and accuracy); float
@@ -51,6 +56,14 @@ def interpolate(
             reset to the interpolation of the endpoints' statistics.
         repair_x: inputs on which REPAIR measures the statistics (default: the first split's x).
         loss: ``auto``, ``cross_entropy`` or ``mse``.
+        reset_bn: for an ``nn.Module`` with BatchNorm: inputs (a DataLoader or any iterable
+            of ``x`` or ``(x, y)`` batches, or a tensor) on which every point's BatchNorm
+            running statistics are recomputed — interpolated statistics are wrong, and
+            without the reset the midpoint of two BatchNorm networks drops to chance.
+            (MLP and SmallCNN have no BatchNorm: no effect.)
+        spec: the :class:`~unitscope.match.PermutationSpec` of an ``nn.Module``; needed for
+            ``repair`` (its repair points are the layers REPAIR hooks).
+        build: for state_dicts: a function returning a new model to load them into.
 
     Returns:
         The :class:`~unitscope.match.Curve` of the P pairs.
@@ -67,6 +80,13 @@ def interpolate(
         raise UnitscopeError(f"`n_points` must be >= 2 (both endpoints), got {n_points}.")
     if loss not in LOSSES:
         raise UnitscopeError(f"`loss` must be one of {LOSSES}, got {loss!r}.")
+    if not (isinstance(model_a, UnitModel) and isinstance(model_b, UnitModel)):
+        from ._module_line import module_interpolate
+
+        return module_interpolate(
+            model_a, model_b, data, n_points=n_points, repair=repair, repair_x=repair_x,
+            loss=loss, reset_bn=reset_bn, spec=spec, build=build,
+        )  # fmt: skip
     a, b = pair_models(model_a, model_b)
     param = next(a.parameters())
     splits = as_splits(data, param.dtype, param.device)

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .._errors import UnitscopeError, unknown_name
 from ..models import UnitAxes, UnitModel, expand_permutation
+from ._spec import PermutationSpec, random_module_perms
 
 Perms = dict[str, np.ndarray]
 
@@ -94,16 +95,29 @@ def permute_params(
     return out
 
 
-def permute(model: UnitModel, perms: Mapping[str, Any]) -> UnitModel:
+@overload
+def permute(model: UnitModel, perms: Mapping[str, Any], *, spec: Any = None) -> UnitModel: ...
+@overload
+def permute(model: nn.Module, perms: Mapping[str, Any], *, spec: Any = None) -> nn.Module: ...
+@overload
+def permute(
+    model: Mapping[str, Tensor], perms: Mapping[str, Any], *, spec: Any = None
+) -> dict[str, Tensor]: ...
+
+
+def permute(model: Any, perms: Mapping[str, Any], *, spec: Any = None) -> Any:
     """A copy of ``model`` whose hidden units are rearranged by ``perms``; same function.
 
     Args:
-        model: a model with K members.
+        model: a model with K members; or any torch ``nn.Module`` (or its state_dict) with
+            its ``spec``.
         perms: layer name -> permutation of shape (n_units,) (same for every member) or
-            (K, n_units) (one per member); slot ``i`` receives old unit ``perm[i]``.
+            (K, n_units) (one per member); slot ``i`` receives old unit ``perm[i]``. For an
+            ``nn.Module``: group name -> (n_units,) (or (1, n_units), as ``weights`` gives).
+        spec: the :class:`~unitscope.match.PermutationSpec` of an ``nn.Module``.
 
     Returns:
-        A new model; ``model`` is not modified.
+        A new model (a new state_dict); ``model`` is not modified.
 
     Example:
         >>> import torch
@@ -115,13 +129,23 @@ def permute(model: UnitModel, perms: Mapping[str, Any]) -> UnitModel:
         >>> torch.allclose(moved(x), net(x), atol=1e-5)
         True
     """
+    if not isinstance(model, UnitModel):
+        from ._module import module_permute
+
+        return module_permute(model, perms, spec)
     checked = check_perms(model, perms)
     params = permute_params(model.param_dict(), model.unit_axes(), checked)
     return copy.deepcopy(model).load_params(params)
 
 
-def random_perms(model: UnitModel, *, seed: int) -> Perms:
-    """A random permutation of every studied layer, independent per member: (K, n_units) each."""
+def random_perms(model: Any, *, seed: int, spec: Any = None) -> Perms:
+    """A random permutation of every studied layer, independent per member: (K, n_units) each.
+
+    For an ``nn.Module`` with its ``spec`` (or a PermutationSpec itself): one (n_units,)
+    permutation per group.
+    """
+    if not isinstance(model, UnitModel):
+        return random_module_perms(_spec_of(model, spec), seed=seed)
     rng = np.random.default_rng(seed)
     K = model.members
     return {
@@ -130,10 +154,21 @@ def random_perms(model: UnitModel, *, seed: int) -> Perms:
     }
 
 
-def identity_perms(model: UnitModel) -> Perms:
-    """The identity permutation of every studied layer: (K, n_units) each."""
+def identity_perms(model: Any, *, spec: Any = None) -> Perms:
+    """The identity permutation of every studied layer: (K, n_units) each (an ``nn.Module``
+    with its ``spec``, or a PermutationSpec: (n_units,) per group)."""
+    if not isinstance(model, UnitModel):
+        return {g: np.arange(n) for g, n in _spec_of(model, spec).sizes.items()}
     K = model.members
     return {layer: np.tile(np.arange(a.n_units), (K, 1)) for layer, a in model.unit_axes().items()}
+
+
+def _spec_of(model: Any, spec: Any) -> PermutationSpec:
+    if isinstance(model, PermutationSpec):
+        return model
+    from ._module import need_spec
+
+    return need_spec(spec, model)
 
 
 def invert(perms: Mapping[str, Any]) -> Perms:

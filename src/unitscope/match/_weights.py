@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,19 +60,25 @@ class WeightMatch:
 
 
 def weights(
-    model_a: UnitModel,
-    model_b: UnitModel,
+    model_a: Any,
+    model_b: Any,
     *,
     seed: int = 0,
     max_sweeps: int = 100,
     start: str = "forward",
+    spec: Any = None,
 ) -> WeightMatch:
     """Align B to A by weight matching; pair k is member k of A with member k of B.
 
     Args:
         model_a, model_b: models of the same architecture with K_a and K_b members
-            (K_a == K_b, or one of them 1, which is paired with every member of the other).
+            (K_a == K_b, or one of them 1, which is paired with every member of the other);
+            or two torch ``nn.Module`` networks (or state_dicts) of one architecture with
+            their ``spec`` — one pair; only parameters enter the objective (BatchNorm
+            running statistics are permuted but not matched).
         seed: seed of the random layer order of each sweep.
+        spec: the :class:`~unitscope.match.PermutationSpec` of an ``nn.Module``
+            (:func:`~unitscope.match.permutation_spec`); not used for MLP and SmallCNN.
         max_sweeps: stop after this many sweeps even if a layer still improves.
         start: ``"identity"`` starts the descent from the identity, as in the paper;
             ``"forward"`` (default) first matches each layer by its incoming weights and bias
@@ -99,6 +106,10 @@ def weights(
         raise UnitscopeError(f"`start` must be one of {STARTS}, got {start!r}.")
     if max_sweeps < 1:
         raise UnitscopeError(f"`max_sweeps` must be >= 1, got {max_sweeps}.")
+    if not (isinstance(model_a, UnitModel) and isinstance(model_b, UnitModel)):
+        from ._module import module_weights
+
+        return module_weights(model_a, model_b, spec, seed=seed, max_sweeps=max_sweeps, start=start)
     a, b = pair_models(model_a, model_b)
     axes = a.unit_axes()
     pa = {n: t.to(torch.float64) for n, t in a.param_dict().items()}
