@@ -177,6 +177,13 @@ def compare(
     Returns:
         A :class:`Comparison`.
     """
+    for name, rec in (("rec_a", rec_a), ("rec_b", rec_b)):
+        if rec is not None and not isinstance(rec, Recording):
+            raise UnitscopeError(
+                f"`{name}` must be a Recording, got {type(rec).__name__}; for two torch "
+                "networks use match.weights(a, b, spec=match.permutation_spec(a, x)) and "
+                "match.interpolate(a, b_aligned, data, reset_bn=loader)."
+            )
     if method not in METHODS:
         raise unknown_name("matching method", method, METHODS)
     check_seed("seed", seed)
