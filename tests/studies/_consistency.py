@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from unitscope import report
 from unitscope.studies import StudyResult
 from unitscope.studies._finding import Finding
 
@@ -12,6 +13,8 @@ def check_result(result: StudyResult, n_findings: int) -> None:
     assert not result.failures, result.failures
     assert len(result.findings) == n_findings
     ids = {f.id for f in result.figures}
+    for spec in result.figures:  # the path the demo draws them by
+        assert report.figure_from_spec(spec).id == spec.id
     assert len(ids) == len(result.figures), "figure ids must be unique"
     for f in result.findings:
         assert isinstance(f, Finding) and f.verdict in VERDICTS

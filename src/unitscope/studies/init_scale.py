@@ -456,14 +456,13 @@ def figures(grid: list[Condition], rows: dict[str, dict[str, Any]], alike: Verdi
                 "Relative change of the hidden layer's weights ||W_T − W_0|| / ||W_0|| against "
                 f"the gain of the start (width {width}); under {LAZY} the training is lazy.",
                 {
-                    "x": np.array([c.gain for c in plain]),
+                    "x": np.log10([c.gain for c in plain]),
                     "series": {
                         "relative change": np.array(
                             [rows[c.key]["relative_change"] for c in plain]
                         ).T
                     },
-                    "x_label": "gain γ",
-                    "x_scale": "log",
+                    "x_label": "log10 gain γ",
                     "y_label": "relative change",
                     "y_scale": "log",
                     "baselines": {"lazy limit": LAZY},
