@@ -6,6 +6,7 @@ intervals, its control and its premise. Never part of the tests.
 
     python bench/demo.py                  # every study at small scale, then the demo
     python bench/demo.py --scale full     # every study at full scale (the demo is skipped)
+    python bench/demo.py --profile        # and split each study's time (bench/_profile.py)
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from unitscope.studies import NAMES
+
+PROFILE = Path(__file__).with_name("_profile.py")
 
 CHILD = """
 import json, resource, sys, time
@@ -45,11 +48,38 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr
 SHORT = {"supported": "S", "refuted": "R", "mixed": "M", "inconclusive": "I"}
 
 
-def run_study(name: str, scale: str) -> dict:
+def run_study(name: str, scale: str, profile: bool = False) -> dict:
+    child = [str(PROFILE)] if profile else ["-c", CHILD]
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, name, scale], capture_output=True, text=True, check=True
+        [sys.executable, *child, name, scale], capture_output=True, text=True, check=True
     )
     return json.loads(done.stdout.strip().splitlines()[-1].replace("NaN", "null"))
+
+
+def print_profile(rows: list[tuple[str, dict]], scale: str, cpu: bool = False) -> None:
+    """Each study's time split into sections (wall or CPU seconds; see bench/_profile.py),
+    and recording + measures as a share of the study's time (issue 16: at most 15%)."""
+    sections = list(rows[0][1]["split"])
+    clock = "cpu" if cpu else "wall"
+    print(f"\n{'study (' + scale + ', ' + clock + ' s)':<22} {'wall':>7} {'cpu':>7} ", end="")
+    print(" ".join(f"{s:>9}" for s in sections) + f" {'rec+meas':>9}")
+    sums = dict.fromkeys(["total", "cpu", *sections], 0.0)
+    for name, r in [*rows, ("all studies", None)]:
+        if r is None:
+            r = {"seconds": sums["total"], "cpu_s": sums["cpu"], "split": {}}
+            secs = {s: sums[s] for s in sections}
+        else:
+            secs = {s: r["split"][s][int(cpu)] for s in sections}
+            sums["total"] += r["seconds"]
+            sums["cpu"] += r["cpu_s"]
+            for s in sections:
+                sums[s] += secs[s]
+        share = (secs["record"] + secs["measures"]) / max(r["cpu_s" if cpu else "seconds"], 1e-9)
+        cells = " ".join(f"{secs[s]:>9.1f}" for s in sections)
+        print(f"{name:<22} {r['seconds']:>7.1f} {r['cpu_s']:>7.1f} {cells} {share:>9.0%}")
+    whole = max(sums["cpu" if cpu else "total"], 1e-9)
+    cells = " ".join(f"{sums[s] / whole:>9.0%}" for s in sections)
+    print(f"{'share of all':<22} {'':>7} {'':>7} {cells}")
 
 
 def run_demo(out: Path) -> tuple[float, float, dict]:
@@ -93,8 +123,10 @@ def describe(study: str, f: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=("small", "full"), default="small")
+    parser.add_argument("--profile", action="store_true", help="split each study's time")
+    parser.add_argument("--studies", nargs="+", choices=NAMES, help="only these (no demo)")
     args = parser.parse_args()
-    rows = [(name, run_study(name, args.scale)) for name in NAMES]
+    rows = [(name, run_study(name, args.scale, args.profile)) for name in args.studies or NAMES]
     head = f"study ({args.scale} scale)"
     print(f"{head:<24} {'time (s)':>9} {'peak RSS (MB)':>14} {'findings':>9}  verdicts")
     for name, r in rows:
@@ -104,7 +136,10 @@ def main() -> None:
         )
     total = sum(r["seconds"] for _, r in rows)
     print(f"{'all studies':<24} {total:>9.1f}")
-    if args.scale == "small":
+    if args.profile:
+        print_profile(rows, args.scale, cpu=False)
+        print_profile(rows, args.scale, cpu=True)  # what the work costs, however loaded the CPU
+    if args.scale == "small" and not args.studies:
         with tempfile.TemporaryDirectory() as tmp:
             seconds, peak, summary = run_demo(Path(tmp) / "demo")
             size = summary["report"]["bytes"] / 1e6

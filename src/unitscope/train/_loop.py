@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._errors import UnitscopeError
+from .._timing import section
 from ..data import Dataset
 from ..models import UnitModel
 from . import _rng
@@ -221,9 +222,11 @@ def train_loop(
     for step in range(steps + 1):
         # ---- record and evaluate --------------------------------------------------------
         if step in ckpts:
-            snaps.append(snapshot(model, probe, step, cfg.train.record_maps))
+            with section("record"):
+                snaps.append(snapshot(model, probe, step, cfg.train.record_maps))
         if step in evals:
-            metrics = evaluate(model, splits, labels, loss_name, classify)
+            with section("evaluate"):
+                metrics = evaluate(model, splits, labels, loss_name, classify)
             history.steps.append(step)
             for key, v in metrics.items():
                 history.values.setdefault(key, []).append(v.cpu())
@@ -231,27 +234,30 @@ def train_loop(
             break
 
         # ---- one step for all members ---------------------------------------------------
-        idx = batches.indices(step)
-        if idx is None:
-            xb, yb = x_train, y_train  # (n, ...) shared by all members
-        else:
-            idx = idx.to(device)
-            xb, yb = x_train[idx], y_train[idx]  # (K, B, ...) or shared (B, ...)
-        noise = dropout_noise(cfg.model.dropout, drop_seeds, step) if cfg.model.dropout else None
-        out = model(xb, noise)  # (K, batch, n_outputs)
-        losses = member_loss(out, yb, loss_name)  # (K,)
-        total = (losses + penalty(model, l1_in_loss, cfg.optim.l2)).sum()
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        if shrink:
-            soft_threshold(model, shrink)  # proximal L1: exact zeros
+        with section("train"):
+            idx = batches.indices(step)
+            if idx is None:
+                xb, yb = x_train, y_train  # (n, ...) shared by all members
+            else:
+                idx = idx.to(device)
+                xb, yb = x_train[idx], y_train[idx]  # (K, B, ...) or shared (B, ...)
+            noise = (
+                dropout_noise(cfg.model.dropout, drop_seeds, step) if cfg.model.dropout else None
+            )
+            out = model(xb, noise)  # (K, batch, n_outputs)
+            losses = member_loss(out, yb, loss_name)  # (K,)
+            total = (losses + penalty(model, l1_in_loss, cfg.optim.l2)).sum()
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            if shrink:
+                soft_threshold(model, shrink)  # proximal L1: exact zeros
 
-        # ---- divergence ------------------------------------------------------------------
-        bad = ~torch.isfinite(losses.detach())
-        if bool(bad.any()):
-            newly = bad.cpu().numpy() & (diverged < 0)
-            diverged[newly] = step
+            # ---- divergence ------------------------------------------------------------------
+            bad = ~torch.isfinite(losses.detach())
+            if bool(bad.any()):
+                newly = bad.cpu().numpy() & (diverged < 0)
+                diverged[newly] = step
         if progress is not None:
             progress(step + 1)
     return snaps, history, diverged, time.perf_counter() - start
