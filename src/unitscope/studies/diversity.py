@@ -245,7 +245,7 @@ def conditions(scale: Scale) -> dict[str, dict[str, Any]]:
     """Condition name -> config overrides of :func:`base_config`."""
     toy = {"data.name": "moons", "data.options": {"n_samples": 300, "noise": 0.1}}
     teacher = {"data.name": "teacher", "data.options": {"n_samples": 512}}
-    digits = {"data.name": "digits", "data.options": {"n_samples": pick(scale, 300, 800, 1797)}}
+    digits = {"data.name": "digits", "data.options": {"n_samples": pick(scale, 300, 800, 1000)}}
     cnn = {
         **digits,
         "model.kind": "cnn",
@@ -276,13 +276,12 @@ def conditions(scale: Scale) -> dict[str, dict[str, Any]]:
         "MLP-32 circles": {"data.name": "circles", "model.hidden": [32]},
         "MLP-64 teacher": {**teacher, "model.hidden": [64]},
         "MLP-128 digits": {**digits, "model.hidden": [128]},
-        "CNN-16,32 digits x2": {**cnn, "data.options": {"upsample": 2}, "model.channels": [16, 32]},
     }
     return dict(pick(scale, tiny, small, full))
 
 
 def base_config(scale: Scale) -> Config:
-    steps = pick(scale, 40, 300, 2000)
+    steps = pick(scale, 40, 300, 1000)
     return config(
         data={"n_probe": 128},
         model={"hidden": [16]},
