@@ -58,3 +58,16 @@ def test_unwritable_output_fails_before_any_study_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot write to" in err and "choose another --out" in err
     assert "study" not in err.split("choose")[0]  # nothing ran before the message
+
+
+def test_studies_side_by_side_give_the_same_numbers_in_the_same_order():
+    from unitscope.cli.study import _run_all
+
+    names = ["convex", "saddle"]
+    alone = _run_all(names, "tiny", quiet=True, jobs=1)
+    together = _run_all(names, "tiny", quiet=True, jobs=2)
+    assert [r.name for r in together] == names
+    for a, b in zip(alone, together):
+        assert json.dumps([f.to_dict() for f in a.findings], default=str) == json.dumps(
+            [f.to_dict() for f in b.findings], default=str
+        )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import click
@@ -18,12 +21,30 @@ from ._io import atomic_write_text, echo_json, to_jsonable
 VERDICT_MARK = {"supported": "✔", "refuted": "✘", "mixed": "◐", "inconclusive": "?"}
 
 
-def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
+def _run_one(name: str, scale: str) -> StudyResult:
+    """One study, in a worker process of :func:`_run_all`."""
+    return get(name).run(scale)
+
+
+def default_jobs() -> int:
+    """Worker processes for the demo: the CPUs this process may use, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def _run_all(names: list[str], scale: str, quiet: bool, jobs: int = 1) -> list[StudyResult]:
+    """Run ``names`` in order (``jobs`` = 1) or side by side in ``jobs`` worker processes.
+
+    Every study seeds all its randomness and each fit picks its own thread count, so the
+    numbers do not depend on ``jobs``; the results come back in the order of ``names``.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    results = []
     show = not quiet and console.is_terminal
     columns = (
         TextColumn("{task.description:<40}"),
@@ -31,17 +52,28 @@ def _run_all(names: list[str], scale: str, quiet: bool) -> list[StudyResult]:
         TextColumn("{task.fields[n]}"),
         TimeElapsedColumn(),
     )
+    done: dict[str, StudyResult] = {}
     with Progress(*columns, console=console, disable=not show) as bar:
         task = bar.add_task("studies", total=len(names), n="")
 
         def say(what: str) -> None:
             bar.update(task, description=what[:40])
 
-        for i, name in enumerate(names):
-            bar.update(task, description=f"study {name}", n=f"{i}/{len(names)}")
-            results.append(get(name).run(scale, progress=say))
-            bar.update(task, advance=1, n=f"{i + 1}/{len(names)}")
-    return results
+        if jobs <= 1 or len(names) <= 1:
+            for i, name in enumerate(names):
+                bar.update(task, description=f"study {name}", n=f"{i}/{len(names)}")
+                done[name] = get(name).run(scale, progress=say)
+                bar.update(task, advance=1, n=f"{i + 1}/{len(names)}")
+        else:
+            # spawn, not fork: the parent may already hold torch's thread pools
+            context = multiprocessing.get_context("spawn")
+            bar.update(task, description=f"{len(names)} studies in {jobs} processes")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = {pool.submit(_run_one, name, scale): name for name in names}
+                for future in as_completed(futures):
+                    done[futures[future]] = future.result()
+                    bar.update(task, advance=1, n=f"{len(done)}/{len(names)}")
+    return [done[name] for name in names]
 
 
 def _prepare(out: Path) -> Path:
@@ -158,15 +190,22 @@ study.help = (
     show_default=True,
     help="tiny is for tests; small answers the question in about 3 minutes.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Studies run side by side in this many processes (default: the CPUs here, at most "
+    "4). The numbers do not depend on it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def demo(out: Path, scale: str, as_json: bool) -> None:
+def demo(out: Path, scale: str, jobs: int | None, as_json: bool) -> None:
     """Run every study on built-in data and write one report: the whole answer."""
     from ..report import recording_document
     from ..studies._showcase import showcase
 
     _prepare(out)
     start = time.perf_counter()
-    results = _run_all(list(NAMES), scale, as_json)
+    results = _run_all(list(NAMES), scale, as_json, jobs or default_jobs())
     look = recording_document(showcase(scale), resolution=48)  # type: ignore[arg-type]
     extra = [Section(f"Look at the units: {s.title}", s.figures, s.intro) for s in look.sections]
     written = _write(results, out, extra)
