@@ -64,20 +64,32 @@ def run(args, capsys, monkeypatch, cwd):
 
 def test_two_checkpoint_files_are_matched_with_the_json_of_recordings(files, capsys, monkeypatch):
     args = ["match", "a.pt", "b.safetensors", "--model", "h14nets.nets:make", "--data",
-            "probe.npz", "--layer", "1", "--layer", "2", "--json"]  # fmt: skip
+            "probe.npz", "--layer", "1", "--layer", "2", "--points", "5", "--repair",
+            "--json"]  # fmt: skip
     code, out, err = run(args, capsys, monkeypatch, files)
     assert code == 0, err
     doc = json.loads(out)
-    assert set(doc) == {"a", "b", "step", "method", "seconds", "pairs"}
-    assert doc["a"] == "a.pt" and doc["method"] == "activations"
+    assert set(doc) == {"a", "b", "step", "method", "seconds", "pairs", "groups"}
+    assert doc["a"] == "a.pt" and doc["method"] == "weights"
     (pair,) = doc["pairs"]
-    assert pair["members"] == [0, 1] and pair["barrier"] is None
+    assert pair["members"] == [0, 1]
     hidden = pair["layers"]["1"]
-    assert hidden["perm"] == [PERM.index(i) for i in range(7)]  # the planted permutation
+    undo = [PERM.index(i) for i in range(7)]  # the planted permutation, undone
+    assert hidden["perm"] == undo and hidden["alignment_perm"] == undo
+    assert hidden["group"] == "0" and doc["groups"]["0"] == [undo]
     assert hidden["mean_matched"] == pytest.approx(1.0, abs=1e-6)
     assert pair["layers"]["2"]["mean_unaligned"] == pytest.approx(1.0, abs=1e-6)  # same outputs
+    barrier = pair["barrier"]
+    assert barrier["aligned"]["probe"]["barrier"] == pytest.approx(0.0, abs=1e-6)
+    assert barrier["repaired"]["probe"]["barrier"] == pytest.approx(0.0, abs=1e-6)
     code, text, err = run(args[:-1], capsys, monkeypatch, files)
-    assert code == 0 and "matched corr 1.000" in text
+    assert code == 0 and "matched corr 1.000" in text and "barrier (probe loss)" in text
+    by_acts = [*args[:-4], "--method", "activations", "--no-barrier", "--json"]
+    code, out, err = run(by_acts, capsys, monkeypatch, files)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["method"] == "activations" and doc["pairs"][0]["barrier"] is None
+    assert doc["pairs"][0]["layers"]["1"]["alignment_perm"] == undo
 
 
 @pytest.mark.parametrize(
@@ -128,5 +140,7 @@ def test_report_compare_and_match_run_on_a_from_models_recording(
     assert len(json.loads(out)["pairs"]) == 3
     code, out, err = run(["match", folder, "--method", "weights"], capsys, monkeypatch, tmp_path)
     assert code == 2 and "weight matching of a torch recording needs" in err
-    code, out, err = run(["match", folder, "--model", "x:y"], capsys, monkeypatch, tmp_path)
-    assert code == 2 and "--model is for checkpoint files" in err
+    code, out, err = run(["match", folder, "--model", "no_pkg:make"], capsys, monkeypatch, tmp_path)
+    assert code == 2 and "cannot import 'no_pkg'" in err
+    code, out, err = run(["match", folder, "--data", "p.npz"], capsys, monkeypatch, tmp_path)
+    assert code == 2 and "--data is for checkpoint files" in err

@@ -95,8 +95,8 @@ def parse_members(text: str | None) -> tuple[int, int] | None:
     "--model",
     "factory",
     metavar="PKG.MODULE:FACTORY",
-    help="For checkpoint files A and B: the function (or class) that builds your network; "
-    "imported from the current folder or PYTHONPATH.",
+    help="Your network's factory (a function or class returning the nn.Module), for "
+    "checkpoint files or a torch recording; imported from the current folder or PYTHONPATH.",
 )
 @click.option(
     "--data",
@@ -136,36 +136,50 @@ def match(
     of DIR_A with member k of DIR_B. Prints the permutation, the matched correlations (with
     baselines: identity order, best sibling, shuffled null) and the barrier. DIR_A and DIR_B
     may also be checkpoint files of your own network (.pt, .safetensors) with --model, --data
-    and --layer. Recordings of torch networks are matched by their activations, without a
-    barrier.
+    and --layer: weight matching through the network's traced permutation spec, and the
+    barrier on the --data probe set with BatchNorm statistics reset. A recording of torch
+    networks (Recording.from_models) is matched by its activations, or like checkpoint files
+    when --model names its factory.
     """
-    if _is_weights(dir_a) or (dir_b is not None and _is_weights(dir_b)):
+    files = _is_weights(dir_a) or (dir_b is not None and _is_weights(dir_b))
+    if files:
         rec_a = _record_files(dir_a, dir_b, factory, data, layers, layouts)
         rec_b, members = None, members or "0,1"
     else:
-        for flag, value in (("--model", factory), ("--data", data), ("--layout", layouts)):
+        for flag, value in (("--data", data), ("--layout", layouts)):
             if value:
                 raise UnitscopeError(
                     f"{flag} is for checkpoint files (.pt, .safetensors); {str(dir_a)!r} is a "
-                    "recording folder, which knows its model and data."
+                    "recording folder, which holds its probe set and layers."
                 )
         rec_a = Recording.load(dir_a)
         rec_b = Recording.load(dir_b) if dir_b is not None else None
+        if factory is not None and not rec_a.is_torch:
+            raise UnitscopeError(
+                f"--model is for your own torch networks; {str(dir_a)!r} is a recording of "
+                "unitscope's own model, which it rebuilds by itself."
+            )
     for name in layers:
         rec_a.check_layer(name)
-    torch_rec = rec_a.is_torch
-    result = compare(
-        rec_a,
-        rec_b,
-        members=parse_members(members),
-        step=step,
-        method=method or ("activations" if torch_rec else "weights"),
-        barrier=not no_barrier and not torch_rec,
-        n_points=points,
-        repair=repair,
-        seed=seed,
+    options: dict[str, Any] = dict(
+        members=parse_members(members), step=step, n_points=points, repair=repair, seed=seed,
         null=null,
-    )
+    )  # fmt: skip
+    if rec_a.is_torch and factory is not None:  # the networks are at hand: weights, barrier
+        from ..match._compare_torch import compare_torch
+        from ..record._load import resolve_factory
+
+        _importable_here()
+        result = compare_torch(
+            rec_a, rec_b, method=method or "weights", barrier=not no_barrier,
+            factory=resolve_factory(factory), **options,
+        )  # fmt: skip
+    else:  # unitscope's recordings; torch recordings by their activations only
+        torch_rec = rec_a.is_torch
+        result = compare(
+            rec_a, rec_b, method=method or ("activations" if torch_rec else "weights"),
+            barrier=not no_barrier and not torch_rec, **options,
+        )  # fmt: skip
     summary = {"a": str(dir_a), "b": str(dir_b or dir_a), **result.summary(list(layers) or None)}
     if as_json:
         echo_json(summary)
@@ -201,8 +215,7 @@ def _record_files(
         )
     from ..record._load import build, load_into, load_state
 
-    if os.getcwd() not in sys.path:  # `--model mypkg.nets:make` from the folder that holds it
-        sys.path.insert(0, os.getcwd())
+    _importable_here()
     nets = [
         load_into(build(factory), load_state(path), f"{str(path)!r}") for path in (file_a, file_b)
     ]
@@ -214,6 +227,12 @@ def _record_files(
         factory=factory,
         name=data.name,
     )
+
+
+def _importable_here() -> None:
+    """``--model mypkg.nets:make`` imports from the current folder, as ``python -m`` would."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _probe(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +286,11 @@ def _print(s: dict[str, Any]) -> None:
                 f"< 0.3: {m['fraction_below_0.3']:.0%}; "
                 f"under alignment {m['mean_aligned_corr']:.3f}"
             )
-            click.echo(f"    permutation: {_short(m['alignment_perm'])}")
+            perm = m["alignment_perm"]
+            shown = (
+                "none (the layer's units mix permutation groups)" if perm is None else _short(perm)
+            )
+            click.echo(f"    permutation: {shown}")
         b = pair["barrier"]
         if b is not None:
             split = (

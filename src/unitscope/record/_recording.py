@@ -200,9 +200,8 @@ class Recording:
             raise UnitscopeError(f"`members` must be indices in [0, {self.members}), got {index}.")
         nets = []
         for k in index:
-            state = {
-                n: torch.from_numpy(np.ascontiguousarray(v[t, k])) for n, v in self.params.items()
-            }
+            # np.array keeps a 0-d buffer 0-d (ascontiguousarray would make it 1-d)
+            state = {n: torch.from_numpy(np.array(v[t, k])) for n, v in self.params.items()}
             nets.append(load_into(build(factory), state, f"member {k} at step {self.steps[t]}"))
         return nets
 
