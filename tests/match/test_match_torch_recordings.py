@@ -123,3 +123,10 @@ def test_refusals_say_what_to_do(planted):
         compare(rec, fewer, method="activations", barrier=False)
     with pytest.raises(UnitscopeError, match="unknown matching method 'hebbian'"):
         compare(rec, method="hebbian")
+    via_compare = compare(rec, members=(0, 1), factory=make, barrier=False)  # the same path
+    assert isinstance(via_compare, TorchComparison) and via_compare.layer_groups["7"] == ""
+
+
+def test_a_factory_is_refused_for_unitscopes_own_recordings(mlp_rec):
+    with pytest.raises(UnitscopeError, match="`factory` is for recordings of your own torch"):
+        compare(mlp_rec, factory=make)

@@ -155,6 +155,7 @@ def compare(
     seed: int = 0,
     null: str = "shuffle",
     data: Any = None,
+    factory: Any = None,
 ) -> Comparison:
     """Match runs of recordings at checkpoint ``step``.
 
@@ -173,6 +174,10 @@ def compare(
         null: the activation-matching null: ``"shuffle"`` (B's probe rows shuffled) or
             ``"untrained"`` (B's members at the step-0 checkpoint, before training).
         data: ``{"train": (x, y), "test": (x, y)}`` to use instead of the recording's data.
+        factory: for a recording of your own torch networks (``Recording.from_models``):
+            the function that builds one (or ``"pkg.module:factory"``), needed for weight
+            matching and barriers; without it, use ``method="activations"``,
+            ``barrier=False`` (see :mod:`~unitscope.match._compare_torch`).
 
     Returns:
         A :class:`Comparison`.
@@ -192,8 +197,13 @@ def compare(
 
         return compare_torch(
             rec_a, rec_b, members=members, step=step, method=method, barrier=barrier,
-            n_points=n_points, repair=repair, seed=seed, null=null, data=data,
+            n_points=n_points, repair=repair, seed=seed, null=null, data=data, factory=factory,
         )  # fmt: skip
+    if factory is not None:
+        raise UnitscopeError(
+            "`factory` is for recordings of your own torch networks; unitscope rebuilds its "
+            "own models from the recording."
+        )
     if not rec_a.layers:
         raise UnitscopeError(
             "the recording has no hidden layer (it was trained with model.hidden = []): "
