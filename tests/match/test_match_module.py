@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from unitscope import match
 from unitscope._errors import UnitscopeError
@@ -242,6 +243,12 @@ def test_reset_bn_recomputes_the_running_statistics_on_the_loader():
     net = match.repair(a, a, x, lam=0.0, spec=match.permutation_spec(a, x), reset_bn=loader)
     assert torch.allclose(net.bn.running_mean, mean, atol=1e-12)
     assert torch.allclose(net.bn.running_var, var, atol=1e-12)
+    # a DataLoader of (x, y) batches and a generator of inputs give the same statistics
+    spec = match.permutation_spec(a, x)
+    dl = DataLoader(TensorDataset(x, y), batch_size=16)
+    for source in (dl, (xb for xb, _ in loader)):
+        again = match.repair(a, a, x, lam=0.0, spec=spec, reset_bn=source)
+        assert torch.allclose(again.bn.running_mean, mean, atol=1e-12)
     # with reset statistics the endpoints' loss is that of A with the new statistics
     with torch.no_grad():
         expected = float(F.cross_entropy(net(x), y))
@@ -269,8 +276,10 @@ def test_repair_sets_every_point_to_the_interpolated_statistics(spec, lam):
         (ma, sa), (mb, sb), (m, s) = (_stats(n, p.module, x) for n in (a, b, net))
         assert torch.allclose(m, (1 - lam) * ma + lam * mb, atol=1e-9), p.module
         assert torch.allclose(s, (1 - lam) * sa + lam * sb, atol=1e-9), p.module
-    mixed = match.interpolate(a, b, (x, torch.zeros(64, dtype=torch.long)), n_points=2)
-    assert mixed.repaired is False
+    # batches are REPAIRed point by point with a forward pass each: the same network
+    batched = match.repair(a, b, [x[:40], x[40:]], lam=lam, spec=spec)
+    for k, v in net.state_dict().items():
+        assert torch.allclose(batched.state_dict()[k], v, atol=1e-10), k
 
 
 def test_interpolate_from_state_dicts_with_a_constructor():

@@ -86,6 +86,13 @@ class PermutationSpec:
         shapes: state_dict key -> shape of every tensor, to check that a model fits.
         params: the state_dict keys that are parameters (the others are buffers).
         repair: the modules REPAIR hooks, input to output.
+
+    Example (a spec written by hand; :func:`permutation_spec` traces one):
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        >>> axes = (Axis("0.weight", 0), Axis("0.bias", 0), Axis("2.weight", 1))
+        >>> spec = PermutationSpec({"hidden": Group("hidden", 4, axes)})
+        >>> spec.check(net, torch.randn(5, 3)) < 1e-12  # outputs kept under permutations
+        True
     """
 
     groups: dict[str, Group]
