@@ -19,11 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from unitscope.record import Recording
 from unitscope.train import Config, fit
 
 torch.set_num_threads(1)
+# numpy's BLAS too: two xdist workers on two cores, each with a spinning BLAS pool per core,
+# slow the tests many times over on a loaded machine.
+_BLAS = threadpool_limits(limits=1)
 
 
 # ---- optional dependencies: skipped loudly outside CI, never skipped in CI -----------------
