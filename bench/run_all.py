@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["ensemble", "measures", "rebasin_digits", "stitch", "report", "sweep", "demo"]
+ORDER = [
+    "ensemble",
+    "measures",
+    "rebasin_digits",
+    "rebasin_resnet",
+    "stitch",
+    "report",
+    "sweep",
+    "demo",
+]
 
 
 def main(names: list[str]) -> None:
