@@ -1,9 +1,10 @@
 """Where batches run: in this process (``local``) or in N worker processes (``processes``).
 
 A backend takes :class:`BatchSpec` s with :meth:`submit` (at most ``capacity`` at a time) and
-hands back, from :meth:`wait`, a :class:`BatchResult` for each finished batch or a :class:`Lost`
-for each batch whose worker died. The driver (:func:`~unitscope.sweep.run_sweep`) owns the
-store, the queue and the retries; backends only execute. The Ray backend is in ``_ray.py``.
+hands back, from :meth:`wait`, a :class:`BatchResult` for each finished batch or a
+:class:`~._protocol.Lost` for each batch whose worker died (the protocol and its outcomes are in
+``_protocol.py``). The driver (:func:`~unitscope.sweep.run_sweep`) owns the store, the queue and
+the retries; backends only execute. The Ray backend is in ``_ray.py``.
 """
 
 from __future__ import annotations
@@ -11,44 +12,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import Any
 
 from .._errors import UnitscopeError, unknown_name
-from ._execute import BatchResult, BatchSpec, run_batch, worker_name
+from ._execute import BatchSpec, run_batch, worker_name
+from ._protocol import Backend, Lost, Outcome
 
 BACKENDS = ("local", "processes", "ray")
-
-
-@dataclass(frozen=True)
-class Lost:
-    """A batch that did not come back: its worker died (the reason says how)."""
-
-    index: int
-    reason: str
-
-
-Outcome = BatchResult | Lost
-
-
-class Backend(Protocol):
-    """What the driver needs from a backend."""
-
-    name: str
-    capacity: int
-
-    def submit(self, spec: BatchSpec) -> str:
-        """Start ``spec``; return where it runs (``host:pid`` or a description)."""
-        ...
-
-    def wait(self, timeout: float) -> list[Outcome]:
-        """Outcomes of the batches that ended, waiting up to ``timeout`` s for the first."""
-        ...
-
-    def close(self) -> None:
-        """Stop every worker (running batches are abandoned)."""
-        ...
 
 
 def make_backend(name: str, *, workers: int | None = None, address: str | None = None) -> Backend:

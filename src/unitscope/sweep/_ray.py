@@ -7,7 +7,7 @@ joins a running cluster, whose nodes need unitscope installed. If Ray is already
 in this process (a notebook, a test), that instance is used and left running.
 
 Tasks are not retried by Ray (``max_retries=0``): a task whose worker dies comes back as
-:class:`~unitscope.sweep._backends.Lost` and the driver re-queues it, exactly as for the
+:class:`~unitscope.sweep._protocol.Lost` and the driver re-queues it, exactly as for the
 processes backend.
 """
 
@@ -18,8 +18,8 @@ import os
 from typing import Any
 
 from .._errors import UnitscopeError
-from ._backends import Lost, Outcome
 from ._execute import BatchResult, BatchSpec, one_line, run_batch
+from ._protocol import Lost, Outcome
 
 EXTRA = "pip install 'unitscope[ray]'"
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from .._files import atomic_write_text
 from .._paths import refuse_link
 from .._version import __version__
-from ._backends import Backend, Lost, check_backend, make_backend
+from ._backends import check_backend, make_backend
 from ._execute import BatchResult, BatchSpec
 from ._grid import Grid
 from ._jobs import Batch, count_groups
+from ._protocol import Backend, Lost
 from ._store import Store, hold_lock
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 from ._checkpoints import checkpoint_model, loss_name
 from ._cnn import (
     TopPatches,
-    feature_maps,
     first_layer_filters,
     map_evolution,
     occlusion,
@@ -33,6 +32,7 @@ from ._cnn import (
     top_patches,
 )
 from ._deconv import Projection, deconv_projection, deconv_relu, deconvnet, project, strongest
+from ._maps import feature_maps
 from ._plane import Decision, PlaneViews, decision, plane_views, unit_outputs
 from ._receptive import ReceptiveField, crop, receptive_field
 from ._units import (

@@ -4,7 +4,8 @@ Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks" (ECCV 20
 per feature map, the input patches that excite it most, their deconvnet projections
 (:mod:`._deconv`), how the maps change during training, and how the class probability drops
 when a square of the input is hidden (occlusion sensitivity). These functions compute the
-arrays for those pictures from a SmallCNN with K members.
+arrays for those pictures from a SmallCNN with K members; the maps themselves come from
+:func:`~._maps.feature_maps`.
 """
 
 from __future__ import annotations
@@ -19,33 +20,15 @@ from .._errors import UnitscopeError
 from ..models import UnitModel
 from ..record import Recording
 from ._checkpoints import as_tensor, check_members, checkpoint_model
+from ._deconv import deconv_projection
+from ._maps import checked_images, feature_maps
 from ._receptive import ReceptiveField, conv_index, crop, receptive_field
-
-
-def _images(images: np.ndarray, model: UnitModel) -> np.ndarray:
-    arr = np.asarray(images, dtype=np.float64)
-    c = int(model.spec["in_channels"])
-    h, w = (int(s) for s in model.spec["image_size"])
-    if arr.ndim != 4 or arr.shape[1:] != (c, h, w) or len(arr) == 0:
-        raise UnitscopeError(
-            f"images must have shape (n, {c}, {h}, {w}) for this model, got {arr.shape}."
-        )
-    return arr
 
 
 def first_layer_filters(model: UnitModel) -> np.ndarray:
     """Every first-layer filter: (K, C, C_in, k, k)."""
     conv_index(model, "conv.0")
     return model.param_dict()["conv.0.weight"].double().cpu().numpy()
-
-
-def feature_maps(model: UnitModel, layer: str, images: np.ndarray) -> np.ndarray:
-    """The maps of ``layer`` for each image: (K, n, C, H, W), after the ReLU, before pooling."""
-    conv_index(model, layer)
-    x = as_tensor(_images(images, model), model)
-    with torch.no_grad():
-        _, hidden = model.forward_hidden(x)
-    return hidden[layer].double().cpu().numpy()
 
 
 @dataclass(frozen=True)
@@ -86,7 +69,7 @@ def top_patches(
         >>> top.patches.shape
         (1, 2, 9, 1, 3, 3)
     """
-    images = _images(images, model)
+    images = checked_images(images, model)
     if not 1 <= n_top <= len(images):
         raise UnitscopeError(
             f"`n_top` must be in 1..{len(images)} (the number of images), got {n_top}."
@@ -132,7 +115,7 @@ def occlusion(
         (K, n, H, W): entry (k, i, r, c) is member k's probability of ``labels[i]`` when the
         square centered at (r, c) is hidden. Low values mark the evidence the model uses.
     """
-    images = _images(images, model)
+    images = checked_images(images, model)
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
     if len(labels) != len(images):
         raise UnitscopeError(
@@ -192,8 +175,6 @@ def projection_evolution(
         ``(steps, projection)``: the chosen steps (T',) and one
         :class:`~unitscope.views._deconv.Projection` whose leading axis runs over them.
     """
-    from ._deconv import deconv_projection
-
     chosen = list(rec.steps) if steps is None else [int(s) for s in steps]
     ts = [rec.step_index(s) for s in chosen]
     check_members(rec, [member])

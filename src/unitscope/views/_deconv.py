@@ -22,6 +22,7 @@ from torch import Tensor
 from .._errors import UnitscopeError
 from ..models import UnitModel
 from ._checkpoints import as_tensor
+from ._maps import feature_maps
 from ._receptive import ReceptiveField, conv_index, crop, receptive_field
 
 
@@ -135,8 +136,6 @@ def deconv_projection(
 
     ``maps`` may pass the feature maps of these images when they are already computed.
     """
-    from ._cnn import feature_maps
-
     images = np.asarray(images, dtype=np.float64)
     if maps is None:
         maps = feature_maps(model, layer, images)  # (K, n, C, H', W')
