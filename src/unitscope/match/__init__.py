@@ -21,11 +21,15 @@ then the same verbs take ``spec=``::
     curve = match.interpolate(net_a, b_aligned, {"test": (xt, yt)}, reset_bn=train_loader)
 
 Recordings on top: ``match.compare(rec_a, rec_b)``, ``match.pairs(rec)`` (all K(K−1)/2
-member pairs of one ensemble), ``match.over_training(rec)`` (every checkpoint).
+member pairs of one ensemble), ``match.over_training(rec)`` (every checkpoint). A recording of
+your own networks (``Recording.from_models``) is matched by its recorded activations, and with
+``factory=`` (the function that builds one) by weights through its spec, with barriers.
 
 Can B *use* A's units? ``match.stitch(model_a, model_b, data)`` connects every layer of A into
 every layer of B through a fitted map and reports the stitching penalty, with self, raw-input
-and untrained controls (``match.stitch_recordings(rec)`` for two members of a recording).
+and untrained controls (``match.stitch_recordings(rec)`` for two members of a recording); any
+torch module works too, with ``layers_a`` / ``layers_b`` module names and a ``layout`` for
+conv maps or tokens (stitched at every position).
 Do they predict alike? ``match.agreement(rec)``: disagreement, Cohen's κ, Jensen–Shannon
 divergence and |Δaccuracy| of every member pair at every checkpoint.
 
