@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import zlib
 from typing import Any
 
 import numpy as np
 
 from .._errors import UnitscopeError
+from .._json import to_jsonable
 
 _MIN_COMPRESS = 512  # bytes; smaller arrays are stored plain
 
@@ -66,22 +66,7 @@ def encode_array(arr: np.ndarray) -> dict[str, Any]:
 
 def encode(obj: Any) -> Any:
     """``obj`` with every array encoded and non-finite floats turned into ``None``."""
-    if isinstance(obj, np.ndarray):
-        return encode_array(obj)
-    if isinstance(obj, dict):
-        return {str(k): encode(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [encode(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return encode(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    raise UnitscopeError(
-        f"cannot put a {type(obj).__name__} in a report; use numbers, strings, "
-        "lists, dicts and numpy arrays."
-    )
+    return to_jsonable(obj, array=encode_array, refuse="a report")
 
 
 def script_json(obj: Any) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from .._json import to_jsonable
 from .._version import __version__
 from ._document import Document
 
@@ -22,26 +22,21 @@ _DECODE = {
 
 def plain(obj: Any) -> Any:
     """JSON-able copy: arrays to lists (large ones summarized), NaN/Inf to None."""
-    if isinstance(obj, np.ndarray):
-        if obj.size > LIMIT:
-            finite = obj[np.isfinite(obj)] if obj.dtype.kind == "f" else obj.ravel()
-            return {
-                "omitted": f"{obj.size} values (pixel data)",
-                "shape": list(obj.shape),
-                "dtype": str(obj.dtype),
-                "min": plain(finite.min()) if finite.size else None,
-                "max": plain(finite.max()) if finite.size else None,
-            }
-        return plain(obj.tolist())
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return plain(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    return to_jsonable(obj, array=_listed)
+
+
+def _listed(arr: np.ndarray) -> Any:
+    """An array's values, or a summary of them when there are more than :data:`LIMIT`."""
+    if arr.size <= LIMIT:
+        return arr.tolist()
+    finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr.ravel()
+    return {
+        "omitted": f"{arr.size} values (pixel data)",
+        "shape": list(arr.shape),
+        "dtype": str(arr.dtype),
+        "min": finite.min() if finite.size else None,
+        "max": finite.max() if finite.size else None,
+    }
 
 
 def results(doc: Document, findings: list[dict[str, Any]]) -> dict[str, Any]:
