@@ -164,7 +164,7 @@ def test_sweep_table_onto_a_full_or_read_only_disk(swept, tmp_path, capsys, monk
         Path(path).write_text("half a tab")
         raise error
 
-    monkeypatch.setattr("unitscope.sweep._report._write_csv", write_csv)
+    monkeypatch.setattr("unitscope.sweep._tables._write_csv", write_csv)
     if error is READ_ONLY:  # a read-only folder refuses even the removal of a missing file
         unlink = Path.unlink
 

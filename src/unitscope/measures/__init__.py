@@ -54,7 +54,7 @@ from ._procrustes import procrustes_distance, procrustes_similarity
 from ._registry import MEASURES, Measure, compute, get_measure, list_measures
 from ._rsa import mutual_knn_similarity, rdm, rsa_similarity
 from ._streaming import MinibatchCKA, StreamingMeasure, StreamingUnitCorrelation
-from ._units import (
+from ._unit_measures import (
     SymmetrySpread,
     dead_units,
     distinct_units,

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import UnitscopeError
 from ._registry import check_options, get_measure
-from ._units import unit_groups
+from ._unit_measures import unit_groups
 from ._validate import (
     DegenerateInputWarning,
     check_finite,

@@ -14,7 +14,7 @@ from ._base import Noise, UnitModel
 from ._cnn import SmallCNN
 from ._layers import ACTIVATIONS, GAINS, BatchedConv2d, BatchedLinear, get_activation
 from ._mlp import MLP
-from ._units import ParamAxis, UnitAxes, expand_permutation
+from ._unit_axes import ParamAxis, UnitAxes, expand_permutation
 
 __all__ = [
     "ACTIVATIONS",

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import UnitscopeError, unknown_name
-from ._units import UnitAxes
+from ._unit_axes import UnitAxes
 
 # A callable the trainer passes to apply dropout: (layer index, activations) -> activations.
 Noise = Callable[[int, Tensor], Tensor]

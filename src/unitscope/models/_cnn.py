@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from .._errors import UnitscopeError
 from ._base import Noise, UnitModel
 from ._layers import BatchedConv2d, BatchedLinear, get_activation
-from ._units import ParamAxis, UnitAxes
+from ._unit_axes import ParamAxis, UnitAxes
 
 POOLS = ("max", "avg", "none")
 

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from .._errors import UnitscopeError
 from ._base import Noise, UnitModel
 from ._layers import BatchedLinear, get_activation
-from ._units import ParamAxis, UnitAxes
+from ._unit_axes import ParamAxis, UnitAxes
 
 
 class MLP(UnitModel):

@@ -20,7 +20,7 @@ from ._document import VERDICTS, Document, Figure, Section, check_document
 from ._figures import band, heatmap, histogram, lines, table
 from ._kinds import CMAPS, KINDS, check_figure
 from ._pictures import image_grid, quantize_range, quantize_signed, unit_grid
-from ._recording import RecordingReport, recording_document
+from ._recording_page import RecordingReport, recording_document
 from ._studies import figure_from_spec, study_document
 from ._write import render_html, results_json, write_report
 

@@ -66,8 +66,8 @@ from ._backends import BACKENDS
 from ._execute import summarize
 from ._grid import Grid, make_grid
 from ._jobs import Batch, Job, plan_batches
-from ._report import sweep_status, sweep_table, write_table
 from ._runner import SweepEvent, SweepSummary, run_sweep
+from ._tables import sweep_status, sweep_table, write_table
 
 __all__ = [
     "BACKENDS",

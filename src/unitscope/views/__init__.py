@@ -7,7 +7,8 @@ Dense units on 2-D data (TensorFlow Playground style):
     :func:`unit_outputs`, :func:`decision`, :func:`plane_views`.
 Per-unit numbers:
     :func:`correlation_matrix`, :func:`sibling_correlation`, :func:`cluster_order`,
-    :func:`cluster_groups`, :func:`ablation_importance`, :func:`ablation_over_training`.
+    :func:`cluster_groups`, :func:`ablation_by_member`, :func:`ablation_over_training` (for any
+    ``nn.Module`` and your own loss: :func:`unitscope.measures.ablation_importance`).
 Feature maps (Zeiler & Fergus, ECCV 2014):
     :func:`first_layer_filters`, :func:`feature_maps`, :func:`receptive_field`,
     :func:`top_patches`, :func:`deconvnet`, :func:`deconv_projection`, :func:`occlusion`,
@@ -22,6 +23,9 @@ Feature maps (Zeiler & Fergus, ECCV 2014):
 
 from __future__ import annotations
 
+from typing import Any
+
+from .._errors import UnitscopeError
 from ._checkpoints import checkpoint_model, loss_name
 from ._cnn import (
     TopPatches,
@@ -35,8 +39,8 @@ from ._deconv import Projection, deconv_projection, deconv_relu, deconvnet, proj
 from ._maps import feature_maps
 from ._plane import Decision, PlaneViews, decision, plane_views, unit_outputs
 from ._receptive import ReceptiveField, crop, receptive_field
-from ._units import (
-    ablation_importance,
+from ._unit_panels import (
+    ablation_by_member,
     ablation_over_training,
     cluster_groups,
     cluster_order,
@@ -50,7 +54,7 @@ __all__ = [
     "Projection",
     "ReceptiveField",
     "TopPatches",
-    "ablation_importance",
+    "ablation_by_member",
     "ablation_over_training",
     "checkpoint_model",
     "cluster_groups",
@@ -75,3 +79,14 @@ __all__ = [
     "top_patches",
     "unit_outputs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A clear error for a name that moved."""
+    if name == "ablation_importance":
+        raise UnitscopeError(
+            "views.ablation_importance is now views.ablation_by_member(model, layer, x, y, "
+            "loss=...) (every member of a unitscope model); for any nn.Module and your own "
+            "loss use measures.ablation_importance(model, layer, loss_fn)."
+        )
+    raise AttributeError(f"module 'unitscope.views' has no attribute {name!r}")

@@ -117,7 +117,7 @@ def cluster_groups(corr: np.ndarray, threshold: float = 0.9) -> np.ndarray:
     return fcluster(tree, t=1.0 - threshold, criterion="distance").astype(np.int64) - 1
 
 
-def ablation_importance(
+def ablation_by_member(
     model: UnitModel, layer: str, x: np.ndarray, y: np.ndarray, *, loss: str
 ) -> np.ndarray:
     """Loss increase when one unit is silenced, for every unit and member.
@@ -192,8 +192,8 @@ def _silence(p: torch.Tensor, axis, u: int) -> torch.Tensor:
 def ablation_over_training(
     rec: Recording, layer: str, *, members: Sequence[int] | None = None
 ) -> np.ndarray:
-    """:func:`ablation_importance` on the probe set at every checkpoint: (T, M, n_units)."""
+    """:func:`ablation_by_member` on the probe set at every checkpoint: (T, M, n_units)."""
     rec.check_layer(layer)
     net = checkpoint_model(rec, members)
-    imp = ablation_importance(net, layer, rec.probe_x, rec.probe_y, loss=loss_name(rec))
+    imp = ablation_by_member(net, layer, rec.probe_x, rec.probe_y, loss=loss_name(rec))
     return imp.reshape(len(rec.steps), -1, imp.shape[-1])

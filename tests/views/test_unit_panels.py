@@ -78,7 +78,7 @@ def test_ablation_by_hand(rng):
     x = rng.normal(size=(40, 2))
     y = np.maximum(x[:, :1], 0)
     before = {k: v.clone() for k, v in net.param_dict().items()}
-    imp = views.ablation_importance(net, "hidden.0", x, y, loss="mse")
+    imp = views.ablation_by_member(net, "hidden.0", x, y, loss="mse")
     np.testing.assert_allclose(imp, [[np.mean(y**2), 0.0]], atol=1e-12)
     assert all(torch.equal(before[k], v) for k, v in net.param_dict().items())
 
@@ -89,7 +89,7 @@ def test_ablation_of_conv_maps_equals_zeroing_the_map(rng):
         for p in net.parameters():
             p.normal_(generator=torch.Generator().manual_seed(0))
     x, y = rng.normal(size=(10, 1, 4, 4)), rng.integers(0, 3, 10)
-    imp = views.ablation_importance(net, "conv.0", x, y, loss="cross_entropy")
+    imp = views.ablation_by_member(net, "conv.0", x, y, loss="cross_entropy")
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
 
     def loss(model):
@@ -110,11 +110,11 @@ def test_ablation_over_training_and_errors(moons_rec):
     assert imp.shape == (len(moons_rec.steps), 1, 6)
     net = moons_rec.model()
     with pytest.raises(UnitscopeError, match="unknown loss 'hinge'"):
-        views.ablation_importance(
+        views.ablation_by_member(
             net, "hidden.0", moons_rec.probe_x, moons_rec.probe_y, loss="hinge"
         )
     with pytest.raises(UnitscopeError, match="integer class labels"):
-        views.ablation_importance(
+        views.ablation_by_member(
             net,
             "hidden.0",
             moons_rec.probe_x,
@@ -125,6 +125,17 @@ def test_ablation_over_training_and_errors(moons_rec):
         views.sibling_correlation(np.zeros((5, 1)) + np.arange(5)[:, None])
 
 
+def test_the_old_twin_name_says_where_each_ablation_went():
+    with pytest.raises(
+        UnitscopeError,
+        match=r"^views\.ablation_importance is now views\.ablation_by_member\(.*"
+        r"measures\.ablation_importance\(model, layer, loss_fn\)\.$",
+    ):
+        views.ablation_importance  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        views.nothing  # noqa: B018
+
+
 @pytest.mark.parametrize(("layer", "loss"), [("hidden.0", "mse"), ("hidden.1", "cross_entropy")])
 def test_ablation_equals_zeroing_outgoing_weights(rng, layer, loss):
     """hidden.1 takes the one-pass shortcut through the linear head, hidden.0 the loop."""
@@ -133,7 +144,7 @@ def test_ablation_equals_zeroing_outgoing_weights(rng, layer, loss):
         for p in net.parameters():
             p.normal_(generator=torch.Generator().manual_seed(3))
     x, y = rng.normal(size=(30, 3)), rng.integers(0, 3, 30)
-    imp = views.ablation_importance(net, layer, x, y, loss=loss)
+    imp = views.ablation_by_member(net, layer, x, y, loss=loss)
     nxt = "hidden.1" if layer == "hidden.0" else "out"
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
 
