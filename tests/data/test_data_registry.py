@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 
@@ -88,15 +85,6 @@ def test_public_surface():
     assert set(data.__all__) >= {"Dataset", "load", "available", "train_test_split", "grid_2d"}
     for name in data.__all__:
         assert getattr(data, name) is not None
-
-
-@pytest.mark.parametrize(
-    "module", ["", "._checks", "._toy", "._teacher", "._images", "._registry", "._split"]
-)
-def test_docstring_examples(module):
-    mod = importlib.import_module("unitscope.data" + module)
-    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_repr_shows_shapes_not_values():

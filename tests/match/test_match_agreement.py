@@ -3,7 +3,6 @@ networks, every member pair at every checkpoint of a recording, and the error pa
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 
@@ -12,7 +11,7 @@ import pytest
 import torch
 
 from unitscope._errors import UnitscopeError
-from unitscope.match import _agreement, agreement, permute, prediction_agreement, random_perms
+from unitscope.match import agreement, permute, prediction_agreement, random_perms
 from unitscope.train import Config, fit
 
 
@@ -164,8 +163,3 @@ def test_errors(rec4):
     )
     with pytest.raises(UnitscopeError, match="needs a classification task, got 'regression'"):
         agreement(reg)
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(_agreement, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

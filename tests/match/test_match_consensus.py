@@ -262,15 +262,6 @@ def test_unknown_layer_suggests_the_closest(mlp_rec):
         match.consensus(mlp_rec, layer="hiden.1")
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    from unitscope.match import _consensus as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_planted_conv_channel_permutations_count_every_position_as_an_observation():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(20, 5, 4, 4))  # (n, C, H, W)

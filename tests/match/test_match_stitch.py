@@ -3,7 +3,6 @@ and their flags, recordings, and every error path."""
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 
@@ -13,8 +12,6 @@ import torch
 
 from unitscope._errors import UnitscopeError
 from unitscope.match import (
-    _stitch,
-    _stitch_maps,
     invert,
     permute,
     random_perms,
@@ -295,9 +292,3 @@ def test_errors(random_mlp, random_cnn):
     s = stitch(a, b, data, fits=["direct"], controls=[])
     with pytest.raises(UnitscopeError, match="unknown stitching source 'self'"):
         s.matrix("direct", "self")
-
-
-@pytest.mark.parametrize("module", [_stitch, _stitch_maps])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

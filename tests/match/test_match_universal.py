@@ -168,12 +168,3 @@ def test_one_seed_is_refused_and_rules_are_named():
         match.universal(seeds(1, 4))
     with pytest.raises(UnitscopeError, match="`rule` must be 'calibrated' or 'fixed'"):
         match.universal(seeds(3, 4)).fraction("gurnee")
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    from unitscope.match import _universal as module
-
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

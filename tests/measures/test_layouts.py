@@ -136,12 +136,3 @@ def test_matching_channels_last_members_equals_channels_first(rng):
     np.testing.assert_allclose(first.null, last.null, atol=1e-12)  # the same samples shuffled
     with pytest.raises(UnitscopeError, match=r"5-D tensor could be .*'KNCHW'.*'KNHWC'"):
         cross_correlation(a, b)
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    import unitscope._layout
-
-    result = doctest.testmod(unitscope._layout)
-    assert result.attempted > 0 and result.failed == 0
