@@ -59,9 +59,11 @@ def procrustes_similarity(x: Any, y: Any, *, alpha: float = 1.0) -> float:
 def procrustes_distance(x: Any, y: Any, *, alpha: float = 1.0) -> float:
     """Angular shape distance ``arccos(procrustes_similarity(x, y, alpha=alpha))`` in radians.
 
-    A metric (symmetric, triangle inequality) on representations up to rotation, translation
-    and isotropic scaling; in [0, π/2]. Near 0 its resolution is about 1.5e-8 (arccos of a
-    score rounded to 1 − 2⁻⁵³); scores above 1 by rounding only (< 1e-12) give exactly 0.
+    A metric (symmetric, triangle inequality) on representations up to rotation and
+    translation, and up to isotropic scaling for ``alpha`` 0 or 1 (an intermediate α mixes the
+    data's scale with √n, so rescaling one side moves it); in [0, π/2]. Near 0 its resolution
+    is about 1.5e-8 (arccos of a score rounded to 1 − 2⁻⁵³); scores above 1 by rounding only
+    (< 1e-12) give exactly 0.
 
     Args:
         x: (n_samples, d1) activations.
