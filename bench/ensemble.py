@@ -86,7 +86,7 @@ def unitscope_trainer(data_seeds: list[int]) -> float:
             "seeds": {"init": list(range(K)), "data": data_seeds},
         }
     )
-    return float(fit(cfg).meta["elapsed_s"])
+    return float(fit(cfg).meta.elapsed_s or 0.0)
 
 
 def sgemm_gflops(n: int = 2048, reps: int = 10) -> float:

@@ -77,9 +77,9 @@ def test_activations_and_curves_against_plain_references(probe):
         assert rec.curves["probe_loss"][k, 0] == pytest.approx(ce, abs=1e-12)
         acc = np.mean(logits.argmax(1) == y.numpy())
         assert rec.curves["probe_acc"][k, 0] == acc
-    assert rec.meta["layouts"] == {"act": "NCHW", "pw": "NHWC", "fc": "ND"}
-    assert rec.meta["layer_kind"] == {"act": "conv", "pw": "conv", "fc": "dense"}
-    assert rec.meta["model_spec"]["kind"] == "torch" and rec.meta["dataset"]["n_outputs"] == 4
+    assert rec.meta.layouts == {"act": "NCHW", "pw": "NHWC", "fc": "ND"}
+    assert rec.meta.layer_kind == {"act": "conv", "pw": "conv", "fc": "dense"}
+    assert rec.meta.model_spec["kind"] == "torch" and rec.meta.dataset.n_outputs == 4
     assert all(not m._forward_hooks for net in nets for m in net.modules())
 
 
@@ -128,7 +128,7 @@ def test_saves_and_loads_through_the_strict_validation(tmp_path, probe):
     folder = rec.save(tmp_path / "rec")
     back = Recording.load(folder)
     assert back.identical(rec) and back.is_torch
-    assert back.meta["model_spec"]["factory"] == "tests_h14_nets:make"
+    assert back.meta.model_spec["factory"] == "tests_h14_nets:make"
     meta = json.loads((folder / "meta.json").read_text())
     meta["layouts"].pop("act")
     (folder / "meta.json").write_text(json.dumps(meta))

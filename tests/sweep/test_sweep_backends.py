@@ -47,7 +47,7 @@ def test_local_run_finishes_every_job_once(local_run):
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(j.id for j in grid.jobs)
     rec = Recording.load(out / "runs" / grid.jobs[4].id)
     assert rec.members == 1 and rec.config == grid.jobs[4].config
-    assert rec.meta["sweep"] == {"job_id": grid.jobs[4].id}
+    assert rec.meta.sweep == {"job_id": grid.jobs[4].id}
 
 
 def test_processes_give_identical_per_job_results(local_run, tmp_path):

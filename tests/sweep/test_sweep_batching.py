@@ -32,9 +32,9 @@ def test_select_members_cuts_every_member_axis():
     )
     np.testing.assert_array_equal(two.acts["hidden.0"], rec.acts["hidden.0"][:, [2, 0]])
     np.testing.assert_array_equal(two.curves["test_loss"], rec.curves["test_loss"][[2, 0]])
-    assert two.meta["seeds"] == {"init": [5, 3], "data": [9, 7], "dropout": [0, 0]}
+    assert two.meta.seeds == {"init": [5, 3], "data": [9, 7], "dropout": [0, 0]}
     assert two.config["seeds"] == {"init": [5, 3], "data": [9, 7], "dropout": [0]}
-    assert rec.meta["seeds"]["init"] == [3, 4, 5]  # the original is untouched
+    assert rec.meta.seeds["init"] == [3, 4, 5]  # the original is untouched
     with pytest.raises(UnitscopeError, match=r"`members` must be indices in \[0, 3\), got \[3\]"):
         rec.select([3])
 
@@ -52,7 +52,7 @@ def test_member_of_a_batch_matches_the_job_trained_alone(dtype, tol):
         mine = batched.members[k]
         assert mine.job_id == alone.job_id == jobs[k].id
         assert mine.recording is not None and alone.recording is not None
-        assert mine.recording.meta["config"] == alone.recording.meta["config"] == jobs[k].config
+        assert mine.recording.meta.config == alone.recording.meta.config == jobs[k].config
         flat_mine, flat_alone = mine.recording._flat(), alone.recording._flat()
         for key, value in flat_alone.items():
             np.testing.assert_allclose(flat_mine[key], value, rtol=tol, atol=tol, err_msg=key)

@@ -51,6 +51,6 @@ def test_a_class_seen_only_in_the_test_split_trains_and_is_scored(tmp_path, loss
         }
     )
     rec = fit(cfg)
-    assert rec.meta["dataset"]["n_outputs"] == 3  # from the dataset, not from the train split
+    assert rec.meta.dataset.n_outputs == 3  # from the dataset, not from the train split
     acc = np.asarray(rec.curves["test_acc"])
     assert np.isfinite(acc).all() and ((acc >= 0) & (acc <= 1)).all()

@@ -14,7 +14,7 @@ def agreement_fields(rec_a: Recording, rec_b: Recording, members: int, step: int
     """Member k of A against member k of B (k < ``members``) at every shared checkpoint, and
     at ``step``; None for a regression task (there are no predicted labels) and for torch
     recordings (unitscope cannot rebuild their networks to predict)."""
-    if rec_a.meta["dataset"]["task"] != "classification" or rec_a.is_torch or rec_b.is_torch:
+    if rec_a.meta.dataset.task != "classification" or rec_a.is_torch or rec_b.is_torch:
         return None
     result = agreement(rec_a, rec_b, members=[(k, k) for k in range(members)])
     hits = [t for t, s in enumerate(result.steps.tolist()) if s == step]

@@ -119,11 +119,7 @@ def compare(
     spec = get_measure(name)
     options = _options_for(spec.name, cli_opts)
     rec_a, rec_b = load(str(dir_a)), load(str(dir_b))
-    if rec_a.probe_hash != rec_b.probe_hash:
-        raise UnitscopeError(
-            f"{str(dir_a)!r} and {str(dir_b)!r} were recorded on different probe sets; "
-            "record both on the same probe set to compare them."
-        )
+    rec_a.check_same_probe(rec_b)
     chosen = _shared_layers(rec_a, rec_b, layers)
     ta, tb = rec_a.step_index(step), rec_b.step_index(step)
     k = min(rec_a.members, rec_b.members)

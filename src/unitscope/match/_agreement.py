@@ -169,12 +169,9 @@ def agreement(
         An :class:`Agreement`.
     """
     start = time.perf_counter()
-    if rec_b is not None and rec_a.probe_hash != rec_b.probe_hash:
-        raise UnitscopeError(
-            "the recordings were made on different probe sets; prediction agreement needs both "
-            "trained on the same data (the same data.* settings)."
-        )
-    task = rec_a.meta["dataset"]["task"]
+    if rec_b is not None:
+        rec_a.check_same_probe(rec_b)
+    task = rec_a.meta.dataset.task
     if task != "classification":
         raise UnitscopeError(f"prediction agreement needs a classification task, got {task!r}.")
     pairs = resolve_pairs(rec_a, rec_b, members)

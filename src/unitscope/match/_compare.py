@@ -97,13 +97,8 @@ class Comparison:
 
 def check_pairable(rec_a: Recording, rec_b: Recording) -> None:
     """Raise unless the two recordings have the same architecture and probe set."""
-    same_architecture(rec_a.meta["model_spec"], rec_b.meta["model_spec"], "recordings")
-    if rec_a.probe_hash != rec_b.probe_hash:
-        raise UnitscopeError(
-            f"the recordings were made on different probe sets (probe hash "
-            f"{rec_a.probe_hash[:12]} vs {rec_b.probe_hash[:12]}); record both with the same "
-            "data.* settings so their units see the same inputs."
-        )
+    same_architecture(rec_a.meta.model_spec, rec_b.meta.model_spec, "recordings")
+    rec_a.check_same_probe(rec_b)
 
 
 def resolve_pairs(rec_a: Recording, rec_b: Recording | None, members: Any) -> list[tuple[int, int]]:

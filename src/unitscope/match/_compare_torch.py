@@ -70,21 +70,16 @@ def check_torch_pair(rec_a: Recording, rec_b: Recording) -> None:
             "recording A holds a torch model and B one of unitscope's; only runs of one "
             "architecture can be matched."
         )
-    spec_a, spec_b = rec_a.meta["model_spec"], rec_b.meta["model_spec"]
-    units_a = {n: a["n_units"] for n, a in rec_a.meta["unit_axes"].items()}
-    units_b = {n: a["n_units"] for n, a in rec_b.meta["unit_axes"].items()}
+    spec_a, spec_b = rec_a.meta.model_spec, rec_b.meta.model_spec
+    units_a = {n: a.n_units for n, a in rec_a.meta.unit_axes.items()}
+    units_b = {n: a.n_units for n, a in rec_b.meta.unit_axes.items()}
     if spec_a["class"] != spec_b["class"] or units_a != units_b:
         raise UnitscopeError(
             f"the recordings hold different networks ({spec_a['class']} with layers "
             f"{units_a} vs {spec_b['class']} with {units_b}); record the same layers of one "
             "architecture."
         )
-    if rec_a.probe_hash != rec_b.probe_hash:
-        raise UnitscopeError(
-            f"the recordings were made on different probe sets (probe hash "
-            f"{rec_a.probe_hash[:12]} vs {rec_b.probe_hash[:12]}); record both on the same "
-            "inputs so their units can be compared."
-        )
+    rec_a.check_same_probe(rec_b)
 
 
 def compare_torch(
@@ -233,7 +228,7 @@ def _layer_groups(
     docstring)."""
     from ._permute import permute
 
-    layouts = rec.meta["layouts"]
+    layouts = rec.meta.layouts or {}
     probe = x[: min(64, len(x))]
 
     def units(model: Any) -> dict[str, np.ndarray]:

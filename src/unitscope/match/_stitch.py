@@ -384,12 +384,8 @@ def stitch_recordings(
         **kwargs: the other arguments of :func:`stitch` (``fits``, ``layers_a``, ...).
     """
     other = rec_a if rec_b is None else rec_b
-    if rec_b is not None and rec_a.probe_hash != rec_b.probe_hash:
-        raise UnitscopeError(
-            f"the recordings were made on different probe sets (probe hash "
-            f"{rec_a.probe_hash[:12]} vs {rec_b.probe_hash[:12]}); stitching needs both trained "
-            "on the same data (the same data.* settings)."
-        )
+    if rec_b is not None:
+        rec_a.check_same_probe(rec_b)
     i, j = (0, 1 if rec_b is None else 0) if members is None else members
     for index, rec, side in ((i, rec_a, "A"), (j, other, "B")):
         if not 0 <= int(index) < rec.members:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError
+from ..record._meta import check_same_probe
 from ._registry import check_options, get_measure
 from ._unit_measures import unit_groups
 from ._validate import (
@@ -214,11 +215,7 @@ def over_recording(
         weights = rec.weights(layer) if name.startswith("spread") else None
         return unit_summary(acts, weights)[name]
     if other is not None:
-        if other.probe_hash != rec.probe_hash:
-            raise UnitscopeError(
-                f"the recordings were made on different probe sets ({rec.probe_hash[:12]} vs "
-                f"{other.probe_hash[:12]}); record both on the same probe set to compare them."
-            )
+        check_same_probe(rec, other)
         return apply_measure(name, acts, other.activations(layer), **options)
     choice("reference", reference, ("final", "initial", "members"))
     if reference == "members":

@@ -38,6 +38,11 @@ class UnitModel(nn.Module):
     def unit_axes(self) -> dict[str, UnitAxes]:
         raise NotImplementedError
 
+    def layer_kinds(self) -> dict[str, str]:
+        """What each studied layer is: ``"dense"`` (units are neurons) or ``"conv"`` (units
+        are feature maps), recorded with the run so no later stage guesses it from a name."""
+        raise NotImplementedError
+
     def forward_hidden(
         self, x: Tensor, noise: Noise | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:

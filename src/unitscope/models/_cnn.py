@@ -131,6 +131,9 @@ class SmallCNN(UnitModel):
                 h, w = h // 2, w // 2
         return self.members * total
 
+    def layer_kinds(self) -> dict[str, str]:
+        return {name: "conv" for name in self.layers}
+
     def unit_axes(self) -> dict[str, UnitAxes]:
         axes = {}
         last = len(self.conv) - 1

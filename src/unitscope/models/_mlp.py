@@ -102,6 +102,9 @@ class MLP(UnitModel):
     def per_sample_numel(self) -> int:
         return self.members * (sum(self.spec["hidden"]) + self.spec["out_features"])
 
+    def layer_kinds(self) -> dict[str, str]:
+        return {name: "dense" for name in self.layers}
+
     def unit_axes(self) -> dict[str, UnitAxes]:
         axes = {}
         names = [f"hidden.{i}" for i in range(len(self.hidden))] + ["out"]

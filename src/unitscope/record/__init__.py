@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ._hooks import capture, eval_mode, record_activations
+from ._meta import DatasetInfo, RecordingMeta
 from ._recording import FORMAT, FORMAT_VERSION, Recording
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "DatasetInfo",
     "Recording",
+    "RecordingMeta",
     "capture",
     "eval_mode",
     "load",

@@ -26,9 +26,11 @@ from torch import Tensor, nn
 from .._errors import UnitscopeError
 from .._layout import layout_for, require_layout
 from .._version import __version__
+from ..models import UnitAxes
 from ._hooks import capture, eval_mode, resolve_layers, run_batch
 from ._load import factory_name, load_into, load_state, state_of
-from ._validate import probe_fingerprint
+from ._meta import DatasetInfo, RecordingMeta
+from ._validate import SEED_SOURCES, probe_fingerprint
 
 State = Mapping[str, Tensor] | str | os.PathLike
 
@@ -74,39 +76,36 @@ def from_models(
     stacked = {n: _stack(acts[n], f"layer {n!r}") for n in names}  # (T, K, n, U)
     curves, n_outputs, loss = _curves(outs, y, task)
     dtype = _dtype(nets[0])
-    meta = {
-        "config": {"source": "Recording.from_models", "train": {"dtype": dtype, "loss": loss}},
-        "seeds": {s: [None] * K for s in ("init", "data", "dropout")},
-        "layers": names,
-        "layer_kind": {n: ("dense" if layouts[n] == "ND" else "conv") for n in names},
-        "layouts": layouts,
-        "unit_axes": {
-            n: {"n_units": int(stacked[n].shape[-1]), "incoming": [], "outgoing": []} for n in names
-        },
-        "model_spec": {
+    meta = RecordingMeta(
+        config={"source": "Recording.from_models", "train": {"dtype": dtype, "loss": loss}},
+        seeds={s: [None] * K for s in SEED_SOURCES},
+        layers=tuple(names),
+        layer_kind={n: ("dense" if layouts[n] == "ND" else "conv") for n in names},
+        layouts=layouts,
+        unit_axes={n: UnitAxes(n, int(stacked[n].shape[-1]), (), ()) for n in names},
+        model_spec={
             "kind": "torch",
             "class": f"{type(nets[0]).__module__}.{type(nets[0]).__qualname__}",
             "factory": None if factory is None else factory_name(factory),
         },
-        "dataset": {
-            "name": str(name),
-            "task": task,
-            "origin": "the probe set given to Recording.from_models",
-            "n_train": 0,
-            "n_test": 0,
-            "input_shape": [int(s) for s in x.shape[1:]],
-            "n_outputs": n_outputs,
-        },
-        "probe_hash": probe_fingerprint(x, y),
-        "extras": [],
-        "versions": {
+        dataset=DatasetInfo(
+            name=str(name),
+            task=task,
+            origin="the probe set given to Recording.from_models",
+            n_train=0,
+            n_test=0,
+            input_shape=tuple(int(s) for s in x.shape[1:]),
+            n_outputs=n_outputs,
+        ),
+        probe_hash=probe_fingerprint(x, y),
+        versions={
             "unitscope": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "elapsed_s": round(time.perf_counter() - start, 3),
-    }
+        elapsed_s=round(time.perf_counter() - start, 3),
+    )
     return Recording(
         steps=np.asarray(step_values, dtype=np.int64),
         params=_stack_params(params) if keep_weights else {},

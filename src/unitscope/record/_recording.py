@@ -13,7 +13,8 @@ A recording of K members with T checkpoints holds, as numpy arrays:
 ``diverged``                (K,) step at which a member's loss became NaN/Inf, -1 if never
 =========================== ==================================================================
 
-plus ``meta``: config, seeds, dataset, model spec, versions and the probe set's hash.
+plus ``meta``, a :class:`~unitscope.record.RecordingMeta`: config, seeds, dataset, model
+kind and spec, layer kinds, unit axes, versions and the probe set's hash.
 
 :meth:`Recording.from_models` records the user's own torch networks (model kind ``"torch"``):
 activations, probe curves and state_dicts, but no unit axes (which parameters hold a layer's
@@ -26,13 +27,13 @@ On disk a recording is a folder with ``recording.safetensors`` (tensors) and ``m
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ import numpy as np
 from .._errors import UnitscopeError, unknown_name
 from .._files import write_error
 from .._paths import clean_stale_temps, refuse_link, temp_prefix
+from ._meta import RecordingMeta, check_same_probe
 from ._validate import check_header, check_loaded
 
 FORMAT = "unitscope.recording"
@@ -61,8 +63,17 @@ class Recording:
     probe_x: np.ndarray
     probe_y: np.ndarray
     diverged: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: RecordingMeta
     maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.meta, Mapping):  # the JSON object of meta.json
+            self.meta = RecordingMeta.from_json(dict(self.meta))
+        if not isinstance(self.meta, RecordingMeta):
+            raise UnitscopeError(
+                f"`meta` must be a RecordingMeta (or its JSON object), got "
+                f"{type(self.meta).__name__}."
+            )
 
     # ---- what it holds -------------------------------------------------------------------
     @property
@@ -73,20 +84,25 @@ class Recording:
     @property
     def layers(self) -> list[str]:
         """Studied layers, input to output."""
-        return list(self.meta["layers"])
+        return list(self.meta.layers)
 
     @property
     def probe_hash(self) -> str:
-        return str(self.meta["probe_hash"])
+        return self.meta.probe_hash
 
     @property
     def config(self) -> dict[str, Any]:
-        return dict(self.meta["config"])
+        return dict(self.meta.config)
 
     @property
     def is_torch(self) -> bool:
         """Whether this records the user's own torch networks (:meth:`from_models`)."""
-        return self.meta["model_spec"].get("kind") == "torch"
+        return self.meta.is_torch
+
+    def check_same_probe(self, other: Recording) -> None:
+        """Raise unless ``other`` was recorded on the same probe set: units of two
+        recordings are compared only on the same inputs."""
+        check_same_probe(self, other)
 
     def check_layer(self, layer: str) -> str:
         if layer not in self.acts:
@@ -118,8 +134,8 @@ class Recording:
 
     def outgoing(self, layer: str) -> np.ndarray:
         """(T, K, n_units, fan_out) weights that read each unit (conv->dense: blocks flattened)."""
-        axes = self.meta["unit_axes"][self._unit_weights(layer)]
-        name, axis, block = axes["outgoing"][0]
+        place = self.meta.unit_axes[self._unit_weights(layer)].outgoing[0]
+        name, axis, block = place.param, place.axis, place.block
         w = self.params[name]  # (T, K, out, in, ...)
         w = np.moveaxis(w, axis + 1, 2)  # (T, K, in, out, ...)
         T, K = w.shape[:2]
@@ -163,11 +179,8 @@ class Recording:
             )
         t = self.step_index(step)
         index = list(range(self.members)) if members is None else list(members)
-        net = build(self.meta["model_spec"], members=len(index))
-        dtype = (
-            torch.float64 if self.meta["config"]["train"]["dtype"] == "float64" else (torch.float32)
-        )
-        net.to(dtype)
+        net = build(self.meta.model_spec, members=len(index))
+        net.to(torch.float64 if self.meta.dtype == "float64" else torch.float32)
         return net.load_params(
             {n: torch.from_numpy(np.ascontiguousarray(v[t][index])) for n, v in self.params.items()}
         )
@@ -272,16 +285,16 @@ class Recording:
         return {
             "format": f"{FORMAT}/{FORMAT_VERSION}",
             "members": self.members,
-            "dataset": self.meta["dataset"],
-            "model": self.meta["model_spec"],
+            "dataset": self.meta.dataset.to_json(),
+            "model": self.meta.model_spec,
             "layers": {n: int(self.acts[n].shape[-1]) for n in self.layers},
             "checkpoints": self.steps.tolist(),
             "n_probe": int(self.probe_x.shape[0]),
             "probe_hash": self.probe_hash,
-            "seeds": self.meta["seeds"],
+            "seeds": self.meta.seeds,
             "final": final,
             "diverged": self.diverged.tolist(),
-            "elapsed_s": self.meta.get("elapsed_s"),
+            "elapsed_s": self.meta.elapsed_s,
         }
 
     def select(self, members: list[int]) -> Recording:
@@ -295,7 +308,7 @@ class Recording:
             >>> from unitscope.train import Config, fit
             >>> rec = fit(Config.from_dict({"train": {"steps": 5}, "seeds": {"init": [7, 8, 9]}}))
             >>> one = rec.select([1])
-            >>> one.members, one.meta["seeds"]["init"], one.config["seeds"]["init"]
+            >>> one.members, one.meta.seeds["init"], one.config["seeds"]["init"]
             (1, [8], [8])
         """
         index = [int(k) for k in members]
@@ -305,15 +318,6 @@ class Recording:
         def take(arrays: dict[str, np.ndarray], axis: int) -> dict[str, np.ndarray]:
             return {k: np.take(v, index, axis=axis) for k, v in arrays.items()}
 
-        meta = copy.deepcopy(self.meta)
-        seeds = meta.get("seeds", {})
-        config_seeds = meta.get("config", {}).get("seeds", {})
-        for source in ("init", "data", "dropout"):
-            if source in seeds:
-                seeds[source] = [seeds[source][k] for k in index]
-                if source in config_seeds:  # one seed when all share it, as a config broadcasts
-                    picked = seeds[source]
-                    config_seeds[source] = picked[:1] if len(set(picked)) == 1 else picked
         return Recording(
             steps=self.steps.copy(),
             params=take(self.params, 1),
@@ -323,7 +327,7 @@ class Recording:
             probe_x=self.probe_x.copy(),
             probe_y=self.probe_y.copy(),
             diverged=np.take(self.diverged, index, axis=0),
-            meta=meta,
+            meta=self.meta.select(index),
             maps=take(self.maps, 1),
         )
 
@@ -335,10 +339,7 @@ class Recording:
             return False
         if any(not np.array_equal(mine[k], theirs[k], equal_nan=True) for k in mine):
             return False
-        strip = ("elapsed_s",)
-        return {k: v for k, v in self.meta.items() if k not in strip} == {
-            k: v for k, v in other.meta.items() if k not in strip
-        }
+        return replace(self.meta, elapsed_s=None) == replace(other.meta, elapsed_s=None)
 
     def _flat(self) -> dict[str, np.ndarray]:
         out = {
@@ -414,7 +415,7 @@ class Recording:
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
                 "tensors_sha256": _sha256(tmp / TENSORS),
-                **self.meta,
+                **self.meta.to_json(),
             }
             (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
             _swap_in(tmp, self.check_destination(folder, overwrite=overwrite))
@@ -471,7 +472,7 @@ class Recording:
             probe_x=flat["probe/x"],
             probe_y=flat["probe/y"],
             diverged=flat["diverged"],
-            meta=meta,
+            meta=RecordingMeta.from_json(meta),
             maps=group("maps"),
         )
 

@@ -35,6 +35,8 @@ REQUIRED_META: dict[str, type] = {
     "dataset": dict,
     "probe_hash": str,
 }
+# Keys a reader may find besides those: every one that a writer of this format version writes.
+OPTIONAL_META = ("extras", "versions", "elapsed_s", "layouts", "sweep")
 REQUIRED_TENSORS = ("steps", "curve_steps", "probe/x", "probe/y", "diverged")
 GROUPS = ("params", "acts", "maps", "curves")
 SEED_SOURCES = ("init", "data", "dropout")
@@ -97,6 +99,9 @@ def _check_names(flat: dict[str, np.ndarray], meta: dict[str, Any], where: str) 
                 where,
                 f"meta.json {key!r} must be a {_json_name(kind)}, got {type(meta[key]).__name__}",
             )
+    unknown = sorted(set(meta) - set(REQUIRED_META) - set(OPTIONAL_META))
+    if unknown:
+        raise _bad(where, f"meta.json holds unexpected keys {_names(unknown)}")
     for name in REQUIRED_TENSORS:
         if name not in flat:
             raise _bad(where, f"the tensor file has no tensor {name!r}")
@@ -236,7 +241,7 @@ def _check_model(
         )
     if meta["unit_axes"] != axes:
         raise _bad(where, "meta.json unit_axes do not match model_spec")
-    kinds = {n: ("conv" if n.startswith("conv") else "dense") for n in axes}
+    kinds = model.layer_kinds()
     if meta["layer_kind"] != kinds:
         raise _bad(
             where, f"meta.json layer_kind {_short(meta['layer_kind'])} is not {_short(kinds)}"

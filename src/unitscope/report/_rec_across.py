@@ -48,7 +48,7 @@ def stitch_figure(rec: Recording) -> Figure | None:
     """Stitching-penalty matrix: each layer of member 0 (and the raw input) into each layer of
     member 1 through a least-squares map, trained and (with step 0 recorded) untrained."""
     fn = optional("unitscope.match", "stitch_recordings")
-    if fn is None or rec.members < 2 or rec.meta["model_spec"]["kind"] != "mlp" or not rec.layers:
+    if fn is None or rec.members < 2 or rec.meta.model_kind != "mlp" or not rec.layers:
         return None
     untrained = int(rec.steps[0]) == 0
     data, where = _stitch_data(rec)

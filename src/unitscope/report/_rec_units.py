@@ -26,7 +26,7 @@ def _input_labels(rec: Recording, layer: str, fan_in: int, has_bias: bool) -> li
 
 
 def _output_labels(rec: Recording, layer: str, fan_out: int) -> list[str]:
-    target = rec.meta["unit_axes"][layer]["outgoing"][0][0].rsplit(".", 1)[0]
+    target = rec.meta.unit_axes[layer].outgoing[0].param.rsplit(".", 1)[0]
     return [f"{'output' if target == 'out' else target} {j}" for j in range(fan_out)]
 
 
@@ -43,7 +43,7 @@ def plane_figure(rec: Recording, layer: str, member: int, resolution: int, fid: 
         w = np.concatenate([w, bias[:, member, :, None]], axis=-1)
     out = rec.outgoing(layer)[:, member]  # (T, U, fan_out)
     U = acts.shape[-1]
-    task = rec.meta["dataset"]["task"]
+    task = rec.meta.dataset.task
     point_labels = rec.probe_y if task == "classification" else np.zeros(len(rec.probe_y))
     caption = (
         f"Each small panel is one unit of {layer} (member {member}): its output over the 2-D "

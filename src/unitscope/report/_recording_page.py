@@ -68,13 +68,11 @@ class RecordingReport:
                 "the recording has no hidden layer (it was trained with model.hidden = []): "
                 "there are no units to report; train with one, e.g. --set model.hidden=[16]."
             )
-        if tuple(rec.meta["dataset"]["input_shape"]) == (2,):  # before any stage runs
+        if rec.meta.dataset.is_2d:  # before any stage runs
             check_plane_size(rec, resolution)
         self.rec, self.member, self.resolution = rec, member, resolution
         self.n_images, self.findings = n_images, list(findings)
-        ds, spec = rec.meta["dataset"], rec.meta["model_spec"]
-        model = spec["class"].rsplit(".", 1)[-1] if rec.is_torch else spec["kind"].upper()
-        self.title = title or f"unitscope: {model} on {ds['name']}"
+        self.title = title or f"unitscope: {rec.meta.model_name} on {rec.meta.dataset.name}"
         self._plan: list[Stage] = self._stages()
 
     @property
@@ -99,24 +97,24 @@ class RecordingReport:
     def _stages(self) -> list[Stage]:
         rec = self.rec
         plan: list[Stage] = [("training curves", self._curves)]
-        two_d = tuple(rec.meta["dataset"]["input_shape"]) == (2,)
+        two_d = rec.meta.dataset.is_2d
         for i, layer in enumerate(rec.layers):
             plan.append((f"units of {layer}", functools.partial(self._layer, i, layer, two_d)))
         plan.append(("measures over training", self._measures))
         if rec.members >= 2:
             plan.append(("across members", self._across))
-        if rec.meta["model_spec"]["kind"] == "cnn":
+        if rec.meta.model_kind == "cnn":
             plan.append(("feature maps", self._cnn))
         return plan
 
     def _meta(self) -> dict[str, Any]:
-        rec, ds = self.rec, self.rec.meta["dataset"]
+        rec, ds = self.rec, self.rec.meta.dataset
         return {
-            "dataset": f"{ds['name']} ({ds['task']}, {ds['n_train']} train / {ds['n_test']} test)",
-            "origin": ds.get("origin", ""),
-            "model": rec.meta["model_spec"],
+            "dataset": f"{ds.name} ({ds.task}, {ds.n_train} train / {ds.n_test} test)",
+            "origin": ds.origin,
+            "model": rec.meta.model_spec,
             "members": rec.members,
-            "seeds": rec.meta["seeds"],
+            "seeds": rec.meta.seeds,
             "checkpoints": len(rec.steps),
             "probe": f"{len(rec.probe_x)} samples, hash {rec.probe_hash[:12]}",
             "unit panels show member": self.member,
@@ -154,7 +152,7 @@ class RecordingReport:
 
     def _layer(self, i: int, layer: str, two_d: bool) -> Section:
         rec, m, figs = self.rec, self.member, []
-        dense = rec.meta["layer_kind"].get(layer) == "dense"
+        dense = rec.meta.layer_kind[layer] == "dense"
         if two_d and dense and not rec.is_torch:  # the panels rebuild unitscope's own model
             figs.append(units.plane_figure(rec, layer, m, self.resolution, f"units-{i}"))
         if rec.activations(layer).shape[-1] >= 2:
@@ -207,7 +205,7 @@ class RecordingReport:
         net = rec.model(-1, [m])
         images = rec.probe_x
         chosen, labels = images[: self.n_images], np.asarray(rec.probe_y)[: self.n_images]
-        conv = [layer for layer in rec.layers if rec.meta["layer_kind"].get(layer) == "conv"]
+        conv = rec.meta.layers_of_kind("conv")
         figs = [cnn.filters_figure(net, "filters")]
         for i, layer in enumerate(conv):
             figs.append(cnn.maps_figure(net, layer, chosen, labels, f"maps-{i}"))
@@ -215,7 +213,7 @@ class RecordingReport:
             figs.append(cnn.top_figure(net, layer, images, maps, f"top-{i}"))
             figs.append(cnn.deconv_figure(net, layer, images, maps, f"deconv-{i}"))
             figs.append(cnn.evolution_figure(rec, layer, m, f"evolution-{i}"))
-        if rec.meta["dataset"]["task"] == "classification":
+        if rec.meta.dataset.task == "classification":
             figs.append(cnn.occlusion_figure(net, chosen, labels, "occlusion"))
         figs.append(cnn.projection_evolution_figure(rec, conv[-1], m, "deconv-evolution"))
         return Section(

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._errors import UnitscopeError
@@ -94,8 +94,7 @@ def merge_configs(configs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
 
 def _member(rec: Recording, k: int, job_id: str, config: dict[str, Any]) -> MemberResult:
     one = rec.select([k])
-    one.meta["config"] = config
-    one.meta["sweep"] = {"job_id": job_id}
+    one.meta = replace(one.meta, config=config, sweep={"job_id": job_id})
     metrics = summarize(one)
     step = int(one.diverged[0])
     if step >= 0:

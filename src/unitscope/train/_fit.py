@@ -15,7 +15,7 @@ from .._version import __version__
 from ..data import Dataset, load, train_test_split
 from ..init import initialize
 from ..models import MLP, SmallCNN, UnitModel
-from ..record import Recording
+from ..record import DatasetInfo, Recording, RecordingMeta
 from ._budget import check_data_range, check_training_memory
 from ._config import Config
 from ._loop import Snapshot, train_loop
@@ -181,40 +181,32 @@ def _assemble(
     acts = {k: stack([s.activations[k] for s in snaps]) for k in snaps[0].activations}
     maps = {k.split("#")[0]: v for k, v in acts.items() if k.endswith("#maps")}
     acts = {k: v for k, v in acts.items() if not k.endswith("#maps")}
-    axes = {
-        name: {
-            "n_units": a.n_units,
-            "incoming": [[p.param, p.axis, p.block] for p in a.incoming],
-            "outgoing": [[p.param, p.axis, p.block] for p in a.outgoing],
-        }
-        for name, a in model.unit_axes().items()
-    }
-    meta = {
-        "config": cfg.to_dict(),
-        "seeds": seeds,
-        "layers": model.layers,
-        "layer_kind": {n: ("conv" if n.startswith("conv") else "dense") for n in model.layers},
-        "unit_axes": axes,
-        "model_spec": model.spec,
-        "dataset": {
-            "name": train.name,
-            "task": train.task,
-            "origin": train.origin,
-            "n_train": train.n_samples,
-            "n_test": test.n_samples,
-            "input_shape": list(train.input_shape),
-            "n_outputs": train.n_outputs,
-        },
-        "probe_hash": probe.fingerprint(),
-        "extras": sorted(train.extras),
-        "versions": {
+    meta = RecordingMeta(
+        config=cfg.to_dict(),
+        seeds=seeds,
+        layers=tuple(model.layers),
+        layer_kind=model.layer_kinds(),
+        unit_axes=model.unit_axes(),
+        model_spec=model.spec,
+        dataset=DatasetInfo(
+            name=train.name,
+            task=train.task,
+            origin=train.origin,
+            n_train=train.n_samples,
+            n_test=test.n_samples,
+            input_shape=tuple(train.input_shape),
+            n_outputs=train.n_outputs,
+        ),
+        probe_hash=probe.fingerprint(),
+        extras=tuple(sorted(train.extras)),
+        versions={
             "unitscope": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "elapsed_s": round(elapsed, 3),
-    }
+        elapsed_s=round(elapsed, 3),
+    )
     return Recording(
         steps=np.array([s.step for s in snaps], dtype=np.int64),
         params={k: stack([s.params[k] for s in snaps]) for k in snaps[0].params},

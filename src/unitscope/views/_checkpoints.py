@@ -45,8 +45,8 @@ def checkpoint_model(rec: Recording, members: Sequence[int] | None = None) -> Un
     """
     index = check_members(rec, members)
     T, M = len(rec.steps), len(index)
-    net = build(rec.meta["model_spec"], members=T * M)
-    dtype = torch.float64 if rec.config["train"]["dtype"] == "float64" else torch.float32
+    net = build(rec.meta.model_spec, members=T * M)
+    dtype = torch.float64 if rec.meta.dtype == "float64" else torch.float32
     net.to(dtype)
     params = {}
     for name, value in rec.params.items():
@@ -57,10 +57,7 @@ def checkpoint_model(rec: Recording, members: Sequence[int] | None = None) -> Un
 
 def loss_name(rec: Recording) -> str:
     """The loss the run was trained with (``cross_entropy`` or ``mse``)."""
-    name = str(rec.config["train"].get("loss", "auto"))
-    if name == "auto":
-        return "cross_entropy" if rec.meta["dataset"]["task"] == "classification" else "mse"
-    return name
+    return rec.meta.loss
 
 
 def member_losses(out: Tensor, y: Tensor, loss: str) -> Tensor:

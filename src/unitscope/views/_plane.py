@@ -132,10 +132,11 @@ def plane_views(
     All checkpoints run as one batched model, so this costs one forward pass.
     """
     rec.check_layer(layer)
-    if tuple(rec.meta["dataset"]["input_shape"]) != (2,):
+    ds = rec.meta.dataset
+    if not ds.is_2d:
         raise UnitscopeError(
-            f"plane views need 2-D inputs; dataset {rec.meta['dataset']['name']!r} has inputs of "
-            f"shape {tuple(rec.meta['dataset']['input_shape'])}."
+            f"plane views need 2-D inputs; dataset {ds.name!r} has inputs of "
+            f"shape {ds.input_shape}."
         )
     index = check_members(rec, members)
     check_plane_size(rec, resolution, len(index))
@@ -145,7 +146,7 @@ def plane_views(
     with torch.no_grad():
         out, hidden = net.forward_hidden(as_tensor(points, model=net))
     units = hidden[layer].transpose(1, 2).double().cpu().numpy()  # (T*M, U, P)
-    dec = decide(out, rec.meta["dataset"]["task"])
+    dec = decide(out, ds.task)
     units = units.reshape(T, M, units.shape[1], R, R)
     shaped = Decision(dec.mode, dec.score.reshape(T, M, R, R), dec.label.reshape(T, M, R, R))
     return PlaneViews(rec.steps.copy(), tuple(index), extent, units, shaped)
@@ -160,9 +161,9 @@ def plane_bytes(rec: Recording, resolution: int, n_members: int) -> int:
     this formula gives 3.5 kB.
     """
     T, P = len(rec.steps), resolution * resolution
-    item = 8 if rec.config["train"]["dtype"] == "float64" else 4
+    item = 8 if rec.meta.dtype == "float64" else 4
     widths = [int(rec.acts[layer].shape[-1]) for layer in rec.layers]
-    outputs = int(rec.meta["dataset"]["n_outputs"])
+    outputs = int(rec.meta.dataset.n_outputs or 0)
     forward = T * n_members * P * 2 * (sum(widths) + outputs) * item
     copies = T * n_members * P * (max(widths, default=0) + 2 + 2 * outputs) * 8
     return 16 * P + forward + copies
