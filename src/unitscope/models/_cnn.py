@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._errors import UnitscopeError
 from ._base import Noise, UnitModel
-from ._layers import BatchedConv2d, BatchedLinear, get_activation
+from ._layers import ACTIVATIONS, INPLACE, BatchedConv2d, BatchedLinear, get_activation
 from ._unit_axes import ParamAxis, UnitAxes
 
 POOLS = ("max", "avg", "none")
+MONOTONE = ("relu", "tanh", "sigmoid", "linear")  # non-decreasing: they commute with max
 
 
 class SmallCNN(UnitModel):
@@ -94,6 +96,19 @@ class SmallCNN(UnitModel):
     def forward_hidden(
         self, x: Tensor, noise: Noise | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
+        return self._run(x, noise, maps=True)
+
+    def forward(self, x: Tensor, noise: Noise | None = None) -> Tensor:
+        return self._run(x, noise, maps=False)[0]
+
+    def _run(self, x: Tensor, noise: Noise | None, maps: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """Outputs and, with ``maps``, every conv layer's activations (K, n, C, H, W).
+
+        Without ``maps`` or dropout, a max-pooled layer is pooled before its activation: for a
+        non-decreasing activation ``act(max(z)) == max(act(z))`` exactly, and the activation
+        then runs on a quarter of the numbers (the gradient is the same too, but for exact
+        ties between positive values).
+        """
         K = self.members
         if x.dim() == 5 and x.shape[0] == K:  # one batch per member (K, n, C, H, W)
             n, shared = x.shape[1], False
@@ -105,21 +120,37 @@ class SmallCNN(UnitModel):
                 "SmallCNN expects images (n, channels, height, width) or (K, n, channels, height, "
                 f"width), got shape {tuple(x.shape)}."
             )
+        name = self.spec["activation"]
+        act = self.act
+        standard = act is ACTIVATIONS[name]  # not replaced (views.deconvnet swaps it)
+        if standard:
+            act = INPLACE.get(name, act)  # on the fresh outputs of conv and pool
+        pool_first = not maps and noise is None and self.pool == "max" and standard
+        pool_first = pool_first and name in MONOTONE
         hidden = {}
         h = x
         for i, layer in enumerate(self.conv):
-            h = self.act(layer(h, shared=shared and i == 0))  # (n, K*C_i, H_i, W_i), packed
+            h = layer(h, shared=shared and i == 0)  # (n, K*C_i, H_i, W_i), packed, channels-last
+            if pool_first:
+                h = act(F.max_pool2d(h, 2))
+                continue
+            h = act(h)
             C = self.spec["channels"][i]
-            # reshape, not view: the output follows the input's memory layout (channels-last too)
-            maps = h.reshape(n, K, C, *h.shape[2:])  # (n, K, C, H, W)
-            hidden[f"conv.{i}"] = maps.transpose(0, 1)  # (K, n, C, H, W)
+            # reshape, not view: the layout is channels-last; splitting K*C into (K, C) is a view
+            hidden[f"conv.{i}"] = h.reshape(n, K, C, *h.shape[2:]).transpose(
+                0, 1
+            )  # (K, n, C, H, W)
             if noise is not None:
-                h = noise(i, h.reshape(n, K, -1).transpose(0, 1)).transpose(0, 1).reshape(h.shape)
+                dropped = noise(i, hidden[f"conv.{i}"])  # (K, n, C, H, W)
+                h = dropped.transpose(0, 1).reshape(h.shape)
+                h = h.contiguous(memory_format=torch.channels_last)
             if self.pool == "max":
                 h = F.max_pool2d(h, 2)
             elif self.pool == "avg":
                 h = F.avg_pool2d(h, 2)
-        flat = h.reshape(n, K, -1).transpose(0, 1)  # (K, n, C*H*W), channel-major per member
+        # (K, n, C*H*W), channel-major per member; a contiguous copy first (it is small) keeps
+        # the gradient coming back in the layout the pooling's backward reads fastest
+        flat = h.contiguous().reshape(n, K, -1).transpose(0, 1)
         return self.out(flat), hidden
 
     def per_sample_numel(self) -> int:

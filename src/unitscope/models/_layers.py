@@ -23,6 +23,14 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "linear": lambda t: t,
 }
 
+# In-place versions, where the backward needs only the result (safe on a fresh tensor).
+INPLACE: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": torch.relu_,
+    "tanh": torch.tanh_,
+    "sigmoid": torch.sigmoid_,
+    "linear": lambda t: t,
+}
+
 # Gain of each activation for variance-preserving (Kaiming-style) initialization.
 GAINS = {"relu": 2.0**0.5, "gelu": 2.0**0.5, "tanh": 5.0 / 3.0, "sigmoid": 1.0, "linear": 1.0}
 
@@ -68,6 +76,13 @@ class BatchedConv2d(nn.Module):
     Shapes: weight (K, C_out, C_in, k, k), bias (K, C_out). The input and output use the
     packed layout (N, K*C, H, W) so consecutive layers need no transposes; a shared first-layer
     input (N, C_in, H, W) is convolved with all K*C_out filters at once (``shared=True``).
+
+    Inputs are taken channels-last (C innermost in memory), so outputs come out channels-last:
+    oneDNN's convolutions and PyTorch's pooling are several times faster on that layout on the
+    CPU (max-pooling a packed NCHW layer costs as much as its convolution). A single-channel
+    shared input is instead repeated into one channel per member (groups=K): oneDNN has no
+    fast kernel for one input channel (3x3: ~7x slower), and channels-last cannot be told
+    apart from the plain layout when C is 1.
     """
 
     def __init__(
@@ -87,8 +102,13 @@ class BatchedConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(members, out_channels)) if bias else None
 
     def forward(self, x: Tensor, shared: bool = False) -> Tensor:
-        """``shared``: x is (N, C_in, H, W) for every member; else packed (N, K*C_in, H, W)."""
-        K, c_out = self.weight.shape[:2]
+        """``shared``: x is (N, C_in, H, W) for every member; else packed (N, K*C_in, H, W).
+        Returns (N, K*C_out, H, W), channels-last in memory."""
+        K, c_out, c_in = self.weight.shape[:3]
         w = self.weight.reshape(K * c_out, *self.weight.shape[2:])  # (K*C_out, C_in, k, k)
         b = None if self.bias is None else self.bias.reshape(K * c_out)
-        return F.conv2d(x, w, b, padding=self.padding, groups=1 if shared else K)
+        groups = 1 if shared else K
+        if shared and c_in == 1 and K > 1:  # one channel per member: (N, K, H, W)
+            x, groups = x.expand(-1, K, -1, -1), K
+        x = x.contiguous(memory_format=torch.channels_last)
+        return F.conv2d(x, w, b, padding=self.padding, groups=groups)

@@ -18,7 +18,8 @@ from ._config import (
     parse_override,
 )
 from ._fit import build_model, fit, prepare_data, resolve_device
-from ._loop import accuracy, checkpoint_steps, member_loss
+from ._loop import checkpoint_steps
+from ._loss import accuracy, member_loss
 
 __all__ = [
     "Config",

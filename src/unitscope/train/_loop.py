@@ -15,8 +15,10 @@ from torch import Tensor
 from .._errors import UnitscopeError
 from .._timing import section
 from ..data import Dataset
-from ..models import UnitModel
-from . import _rng
+from ..models import MLP, UnitModel
+from . import _dense, _rng
+from ._loss import member_loss
+from ._step import Trainer
 
 
 @dataclass
@@ -54,80 +56,6 @@ class Batches:
             self._epoch = epoch
         assert self._order is not None
         return self._order[..., b * self.size : (b + 1) * self.size]  # (K, B) or (B,)
-
-
-def dropout_noise(p: float, seeds: Tensor, step: int) -> Callable[[int, Tensor], Tensor]:
-    """Inverted dropout whose mask for member k depends only on (seeds[k], step, layer)."""
-
-    def apply(layer: int, h: Tensor) -> Tensor:  # h: (K, n, U)
-        u = _rng.uniform(seeds, _rng.counter(2, step, layer), tuple(h.shape[1:]), h.device)
-        keep = (u >= p).to(h.dtype)
-        return h * keep / (1.0 - p)
-
-    return apply
-
-
-def member_loss(out: Tensor, y: Tensor, loss: str) -> Tensor:
-    """Mean loss of each member, shape (K,). out (K, n, C); y (n,) / (K, n) labels or targets.
-
-    Cross-entropy is written out (log-sum-exp minus the true logit) because it runs several
-    times faster than ``F.cross_entropy`` on many small rows on the CPU; the value is the same.
-    """
-    K, n, _ = out.shape
-    if loss == "cross_entropy":
-        target = (y.expand(K, n) if y.dim() == 1 else y).unsqueeze(-1)  # (K, n, 1)
-        z = out - out.detach().amax(-1, keepdim=True)  # (K, n, C), stable
-        nll = z.exp().sum(-1).log() - z.gather(-1, target).squeeze(-1)  # (K, n)
-        return nll.mean(1)
-    target = y.expand(K, *y.shape) if y.dim() == 2 else y
-    return (out - target).pow(2).mean(dim=(1, 2))
-
-
-def accuracy(out: Tensor, y: Tensor) -> Tensor:
-    """Fraction of correct argmax predictions per member, shape (K,)."""
-    return (out.argmax(-1) == y).to(torch.float64).mean(-1)
-
-
-def penalty(model: UnitModel, l1: float, l2: float) -> Tensor | float:
-    """l1 * sum|w| + l2 * sum w^2 over weights (not biases), per member (K,)."""
-    if l1 == 0 and l2 == 0:
-        return 0.0
-    total: Tensor | float = 0.0
-    for name, p in model.named_parameters():
-        if name.endswith(".weight"):
-            flat = p.flatten(1)  # (K, n_params)
-            if l1:
-                total = total + l1 * flat.abs().sum(1)
-            if l2:
-                total = total + l2 * flat.pow(2).sum(1)
-    return total
-
-
-def soft_threshold(model: UnitModel, amount: float) -> None:
-    """The proximal step of an L1 penalty: ``w <- sign(w) * max(|w| - amount, 0)`` for every
-    weight (not biases), in place. Weights within ``amount`` of 0 become exactly 0."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(".weight"):
-                p.copy_(p.sign() * (p.abs() - amount).clamp_min(0.0))
-
-
-def make_optimizer(model: UnitModel, optim) -> torch.optim.Optimizer:
-    """The configured optimizer. All of them act elementwise, so members stay independent."""
-    params = list(model.parameters())
-    if optim.name == "sgd":
-        return torch.optim.SGD(
-            params,
-            lr=optim.lr,
-            momentum=optim.momentum,
-            nesterov=optim.nesterov,
-            weight_decay=optim.weight_decay,
-            fused=True,
-        )
-    cls = torch.optim.Adam if optim.name == "adam" else torch.optim.AdamW
-    return cls(
-        params, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay, fused=True
-    )
 
 
 def checkpoint_steps(steps: int, n: int, chosen: tuple[int, ...]) -> list[int]:
@@ -209,12 +137,9 @@ def train_loop(
     evals = ckpts | set(range(0, steps + 1, every))
     batches = Batches(torch.tensor(seeds["data"]), train.n_samples, cfg.train.batch_size)
     drop_seeds = torch.tensor(seeds["dropout"], device=device)
-    opt = make_optimizer(model, cfg.optim)
-    proximal = cfg.optim.l1_mode == "proximal"
-    l1_in_loss = 0.0 if proximal else cfg.optim.l1  # subgradient: l1 * sign(w) in the gradient
-    shrink = cfg.optim.lr * cfg.optim.l1 if proximal else 0.0  # proximal: soft-threshold
+    trainer = Trainer(model, cfg.optim, loss_name, cfg.model.dropout, drop_seeds)
     K = model.members
-    diverged = np.full(K, -1, dtype=np.int64)
+    first_bad = torch.full((K,), -1, dtype=torch.int64, device=device)  # step a loss went bad
     snaps: list[Snapshot] = []
     history = History([], {})
     start = time.perf_counter()
@@ -241,25 +166,13 @@ def train_loop(
             else:
                 idx = idx.to(device)
                 xb, yb = x_train[idx], y_train[idx]  # (K, B, ...) or shared (B, ...)
-            noise = (
-                dropout_noise(cfg.model.dropout, drop_seeds, step) if cfg.model.dropout else None
-            )
-            out = model(xb, noise)  # (K, batch, n_outputs)
-            losses = member_loss(out, yb, loss_name)  # (K,)
-            total = (losses + penalty(model, l1_in_loss, cfg.optim.l2)).sum()
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            if shrink:
-                soft_threshold(model, shrink)  # proximal L1: exact zeros
-
-            # ---- divergence ------------------------------------------------------------------
-            bad = ~torch.isfinite(losses.detach())
-            if bool(bad.any()):
-                newly = bad.cpu().numpy() & (diverged < 0)
-                diverged[newly] = step
+            losses = trainer.step(xb, yb, step)  # (K,)
+            # divergence, on the device (no wait): the first step whose loss is not finite
+            newly = ~torch.isfinite(losses) & (first_bad < 0)
+            first_bad.masked_fill_(newly, step)
         if progress is not None:
             progress(step + 1)
+    diverged = first_bad.cpu().numpy()
     return snaps, history, diverged, time.perf_counter() - start
 
 
@@ -285,8 +198,15 @@ def evaluate(
     out = {}
     with torch.no_grad():
         for split, (x, y) in splits.items():
-            pred = model(x)
-            out[f"{split}_loss"] = member_loss(pred, y, loss_name).to(torch.float64)
+            if isinstance(model, MLP):  # unit-major, as in training: (K, C, n)
+                pred, _ = _dense.forward(model, x)
+                losses, _ = _dense.loss_and_grad(pred, y, loss_name, grad=False)
+                hits = pred.argmax(1)
+            else:
+                pred = model(x)  # (K, n, C)
+                losses = member_loss(pred, y, loss_name)
+                hits = pred.argmax(-1)
+            out[f"{split}_loss"] = losses.to(torch.float64)
             if classify:
-                out[f"{split}_acc"] = accuracy(pred, labels[split])
+                out[f"{split}_acc"] = (hits == labels[split]).to(torch.float64).mean(-1)
     return out

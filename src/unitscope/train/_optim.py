@@ -1,0 +1,189 @@
+"""Optimizers over one flat buffer: every member's parameters in one tensor, one update.
+
+:class:`FlatParams` makes the model's parameters views of one flat tensor (weights first,
+then biases) and keeps their gradients in a second one; :class:`FlatOptimizer` updates the
+whole buffer with SGD (momentum, Nesterov), Adam or AdamW in one fused kernel where PyTorch
+has one for the device (``torch._fused_sgd_``, ``_fused_adam_``, ``_fused_adamw_``: the
+kernels behind ``torch.optim``'s ``fused=True``), else with a few elementwise operations.
+Either way the work per step is a fixed number of kernels, whatever K and the number of
+layers. All three act elementwise, so members stay independent.
+
+The arithmetic is ``torch.optim``'s, step for step (``tests/train/test_optim.py`` checks both
+paths against ``torch.optim`` in float64). ``torch.optim`` itself is not used: its constructor
+imports ``torch._dynamo``, a second or two in every process that trains.
+
+Example:
+    >>> from unitscope.models import MLP
+    >>> net = MLP(3, [4], 2, members=5)
+    >>> flat = FlatParams(net)
+    >>> flat.flat.shape, flat.n_weights   # 5 members x (4*3 + 2*4 weights, 4 + 2 biases)
+    (torch.Size([130]), 100)
+    >>> net.hidden[0].weight.data_ptr() == flat.flat.data_ptr()
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+class FlatParams:
+    """The parameters of ``model`` as views of one flat tensor, and their gradients.
+
+    Attributes:
+        flat: (P,) every parameter, weights (names ending in ``.weight``) first.
+        grad: (P,) their gradients, written by the trainer before each step.
+        n_weights: the weights are ``flat[:n_weights]``.
+        grads: name -> the view of ``grad`` shaped like that parameter.
+    """
+
+    def __init__(self, model: nn.Module):
+        named = list(model.named_parameters())
+        ordered = [p for p in named if p[0].endswith(".weight")]
+        ordered += [p for p in named if not p[0].endswith(".weight")]
+        first = named[0][1]
+        total = sum(p.numel() for _, p in named)
+        self.flat = torch.empty(total, dtype=first.dtype, device=first.device)
+        self.grad = torch.zeros_like(self.flat)
+        self.n_weights = sum(p.numel() for n, p in ordered if n.endswith(".weight"))
+        self.params: list[nn.Parameter] = []
+        self.grads: dict[str, Tensor] = {}
+        self._slots: list[Tensor] = []
+        start = 0
+        for name, p in ordered:
+            stop = start + p.numel()
+            view = self.flat[start:stop].view_as(p)
+            view.copy_(p.detach())
+            p.data = view
+            self.params.append(p)
+            self.grads[name] = self.grad[start:stop].view_as(p)
+            self._slots.append(self.grads[name])
+            start = stop
+
+    @property
+    def weights(self) -> Tensor:
+        return self.flat[: self.n_weights]
+
+    @property
+    def weight_grad(self) -> Tensor:
+        return self.grad[: self.n_weights]
+
+    def take(self, grads: Sequence[Tensor | None]) -> None:
+        """Copy autograd's gradients (in ``self.params`` order) into ``grad``; a gradient
+        already written in its slot, or one that is None (no path), is left / zeroed."""
+        for slot, g in zip(self._slots, grads):
+            if g is None:
+                slot.zero_()
+            elif g.data_ptr() != slot.data_ptr():
+                slot.copy_(g)
+
+
+class FlatOptimizer:
+    """SGD, Adam or AdamW on a :class:`FlatParams` buffer, as ``torch.optim`` computes them.
+
+    Args:
+        flat: the buffer; ``flat.grad`` must hold the gradient when :meth:`step` is called.
+        name: ``sgd``, ``adam`` or ``adamw``.
+        lr, momentum, nesterov, betas, weight_decay, eps: as in ``torch.optim`` (weight
+            decay is coupled for sgd and adam, decoupled for adamw).
+        fused: use PyTorch's fused kernel; None: when the device has one.
+    """
+
+    def __init__(
+        self,
+        flat: FlatParams,
+        name: str,
+        *,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+        eps: float = 1e-8,
+        fused: bool | None = None,
+    ):
+        self.flat, self.name = flat, name
+        self.lr, self.momentum, self.nesterov = float(lr), float(momentum), bool(nesterov)
+        self.betas, self.weight_decay, self.eps = tuple(map(float, betas)), weight_decay, eps
+        kernel = {"sgd": "_fused_sgd_", "adam": "_fused_adam_", "adamw": "_fused_adamw_"}[name]
+        has_kernel = hasattr(torch, kernel) and flat.flat.device.type in ("cpu", "cuda")
+        self.fused = has_kernel if fused is None else fused and has_kernel
+        self.steps = 0
+        p = flat.flat
+        self.buf = torch.zeros_like(p) if name != "sgd" or momentum else None  # m or momentum
+        self.sq = torch.zeros_like(p) if name != "sgd" else None  # Adam's second moment
+        self.step_t = torch.zeros((), dtype=torch.float32, device=p.device)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of every parameter from ``flat.grad``."""
+        self.steps += 1
+        if self.name == "sgd":
+            self._sgd()
+        else:
+            self._adam()
+
+    def _sgd(self) -> None:
+        p, g = self.flat.flat, self.flat.grad
+        if self.fused:
+            torch._fused_sgd_(
+                [p],
+                [g],
+                [] if self.buf is None else [self.buf],
+                weight_decay=self.weight_decay,
+                momentum=self.momentum,
+                lr=self.lr,
+                dampening=0.0,
+                nesterov=self.nesterov,
+                maximize=False,
+                is_first_step=self.steps == 1,
+            )
+            return
+        if self.weight_decay:
+            g = g.add(p, alpha=self.weight_decay)
+        if self.buf is not None:
+            if self.steps == 1:
+                self.buf.copy_(g)
+            else:
+                self.buf.mul_(self.momentum).add_(g)
+            g = g.add(self.buf, alpha=self.momentum) if self.nesterov else self.buf
+        p.add_(g, alpha=-self.lr)
+
+    def _adam(self) -> None:
+        p, g = self.flat.flat, self.flat.grad
+        assert self.buf is not None and self.sq is not None
+        beta1, beta2 = self.betas
+        if self.fused:
+            self.step_t += 1
+            kernel = torch._fused_adam_ if self.name == "adam" else torch._fused_adamw_
+            kernel(
+                [p],
+                [g],
+                [self.buf],
+                [self.sq],
+                [],
+                [self.step_t],
+                lr=self.lr,
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=self.weight_decay,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
+            return
+        if self.weight_decay:
+            if self.name == "adamw":
+                p.mul_(1 - self.lr * self.weight_decay)
+            else:
+                g = g.add(p, alpha=self.weight_decay)
+        self.buf.lerp_(g, 1 - beta1)
+        self.sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        bias1 = 1 - beta1**self.steps
+        bias2_sqrt = math.sqrt(1 - beta2**self.steps)
+        denom = (self.sq.sqrt() / bias2_sqrt).add_(self.eps)
+        p.addcdiv_(self.buf, denom, value=-self.lr / bias1)
