@@ -3,7 +3,8 @@
 Two recordings are trained first (not timed): an MLP with 64 hidden units on moons with 40
 checkpoints, drawn on a 64x64 grid, and a SmallCNN with 32 maps in its last conv layer on
 16x16 digits with full maps recorded. Then, for each and for one page holding both, the
-time to compute the figure data (``RecordingReport.build``), to render and write the page
+time to compute the figure data (``views.recording_views`` and
+``report.recording_document``), to render and write the page
 (``write_report``), the process CPU time and the page size, best of two runs.
 Targets: <= 5 s and <= 10 MB.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unitscope.report import Document, RecordingReport, write_report
+from unitscope.report import Document, recording_document, write_report
 from unitscope.train import Config, fit
+from unitscope.views import recording_views
 
 TARGET_S, TARGET_MB = 5.0, 10.0
 
@@ -95,8 +97,8 @@ def main() -> None:
     C = cnn.activations("conv.1").shape[-1]
 
     def both() -> Document:
-        a = RecordingReport(mlp).build()
-        b = RecordingReport(cnn).build()
+        a = recording_document(recording_views(mlp))
+        b = recording_document(recording_views(cnn))
         rename = [
             s.__class__(
                 f"CNN: {s.title}",
@@ -112,12 +114,12 @@ def main() -> None:
         rows = [
             timed(
                 f"mlp {U} units x {T} ckpts x 64x64 grid",
-                lambda: RecordingReport(mlp).build(),
+                lambda: recording_document(recording_views(mlp)),
                 folder,
             ),
             timed(
                 f"cnn SmallCNN {C} maps, {len(cnn.steps)} ckpts",
-                lambda: RecordingReport(cnn).build(),
+                lambda: recording_document(recording_views(cnn)),
                 folder,
             ),
             timed("both on one page", both, folder),

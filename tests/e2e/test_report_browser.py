@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unitscope import report
+from unitscope import report, views
 from unitscope.report import Document, Section
 from unitscope.train import Config, fit
 
@@ -65,7 +65,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     )
     out = {}
     for name, rec in (("mlp", mlp), ("cnn", cnn)):
-        doc = report.RecordingReport(rec, resolution=24, n_images=2).build()
+        doc = report.recording_document(views.recording_views(rec, resolution=24, n_images=2))
         out[name] = folder / f"{name}.html"
         report.write_report(doc, out[name], results_path=folder / f"{name}.json")
     evil = Document(

@@ -17,9 +17,9 @@ def ids(doc) -> dict[str, str]:
 
 
 def test_mlp_report_has_unit_views_and_curves(moons_rec):
-    plan = report.RecordingReport(moons_rec, member=1, resolution=8)
+    plan = views.RecordingViewPlan(moons_rec, member=1, resolution=8)
     done = []
-    doc = plan.build(progress=done.append)
+    doc = report.recording_document(plan.compute(progress=done.append))
     assert done == list(range(1, len(plan.stages) + 1))
     kinds = ids(doc)
     assert kinds["units-0"] == kinds["units-1"] == "unit_grid"
@@ -37,7 +37,7 @@ def test_mlp_report_has_unit_views_and_curves(moons_rec):
 
 
 def test_cnn_report_has_zeiler_fergus_figures(cnn_rec):
-    doc = report.RecordingReport(cnn_rec, n_images=2).build()
+    doc = report.recording_document(views.recording_views(cnn_rec, n_images=2))
     kinds = ids(doc)
     for fid in (
         "filters",
@@ -56,9 +56,9 @@ def test_cnn_report_has_zeiler_fergus_figures(cnn_rec):
 
 def test_report_options_are_checked(moons_rec):
     with pytest.raises(UnitscopeError, match="member 2 is out of range"):
-        report.RecordingReport(moons_rec, member=2)
+        views.RecordingViewPlan(moons_rec, member=2)
     with pytest.raises(UnitscopeError, match="`n_images` must be >= 1"):
-        report.RecordingReport(moons_rec, n_images=0)
+        views.RecordingViewPlan(moons_rec, n_images=0)
 
 
 def test_cli_report(moons_rec, tmp_path, capsys):
@@ -108,7 +108,7 @@ def test_report_refuses_what_it_cannot_draw_before_building(moons_rec, monkeypat
         match=r"^the recording has no hidden layer \(it was trained with model\.hidden = \[\]\): "
         r"there are no units to report; train with one, e\.g\. --set model\.hidden=\[16\]\.$",
     ):
-        report.RecordingReport(linear)
+        views.RecordingViewPlan(linear)
     monkeypatch.setattr("unitscope._memory.memory_limit", lambda: 16 * 10**9)
     with pytest.raises(UnitscopeError, match=r"^unit views at resolution 200000 .* TB of memory"):
-        report.RecordingReport(moons_rec, resolution=200_000)
+        views.RecordingViewPlan(moons_rec, resolution=200_000)

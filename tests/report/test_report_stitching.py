@@ -7,10 +7,12 @@ import numpy as np
 from unitscope import report
 from unitscope.match import stitch_recordings
 from unitscope.report import _rec_across
+from unitscope.views import recording_views
+from unitscope.views._member_views import stitch_view
 
 
 def test_matrix_is_the_stitching_penalty_with_its_controls(moons_rec):
-    fig = _rec_across.stitch_figure(moons_rec)
+    fig = _rec_across.stitch_figure(stitch_view(moons_rec))
     assert fig is not None and fig.kind == "heatmap" and fig.id == "stitching"
     s = stitch_recordings(
         moons_rec, members=(0, 1), fits=["direct"], controls=["input", "untrained"]
@@ -42,7 +44,7 @@ def test_probe_set_is_used_when_the_data_cannot_be_rebuilt(moons_rec, monkeypatc
         raise UnitscopeError("cannot read 'data.npz': no such file.")
 
     monkeypatch.setattr(_compare, "recording_data", gone)
-    fig = _rec_across.stitch_figure(moons_rec)
+    fig = _rec_across.stitch_figure(stitch_view(moons_rec))
     assert fig is not None and "the first half of the probe set" in fig.caption
     half = len(moons_rec.probe_x) // 2
     probe = {
@@ -54,7 +56,7 @@ def test_probe_set_is_used_when_the_data_cannot_be_rebuilt(moons_rec, monkeypatc
 
 
 def test_across_section_shows_it_and_cnns_do_not(moons_rec, cnn_rec):
-    doc = report.RecordingReport(moons_rec, resolution=4).build()
+    doc = report.recording_document(recording_views(moons_rec, resolution=4))
     assert "stitching" in {f.id for f in doc.figures()}
-    assert _rec_across.stitch_figure(cnn_rec) is None
-    assert _rec_across.stitch_figure(moons_rec.select([0])) is None
+    assert stitch_view(cnn_rec) is None
+    assert stitch_view(moons_rec.select([0])) is None

@@ -8,7 +8,8 @@ import click
 
 from .._files import check_target
 from ..record import Recording
-from ..report import RecordingReport, write_report
+from ..report import recording_document, write_report
+from ..views import RecordingViewPlan
 from ._io import echo_json
 from ._progress import step_progress
 
@@ -62,11 +63,9 @@ def report(
     out = out if out is not None else folder / "report.html"
     for target in (out, out.with_name("results.json")):  # before the report is built
         check_target(target)
-    plan = RecordingReport(
-        rec, member=member, resolution=resolution, n_images=n_images, title=title
-    )
+    plan = RecordingViewPlan(rec, member=member, resolution=resolution, n_images=n_images)
     with step_progress(len(plan.stages), "building report", enabled=not as_json) as advance:
-        doc = plan.build(progress=advance)
+        doc = recording_document(plan.compute(progress=advance), title=title)
     summary = write_report(doc, out)
     if as_json:
         echo_json({**summary, "stages": plan.stages})

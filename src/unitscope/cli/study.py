@@ -226,11 +226,12 @@ def demo(out: Path, scale: str, jobs: int | None, as_json: bool) -> None:
     """Run every study on built-in data and write one report: the whole answer."""
     from ..report import recording_document
     from ..studies._showcase import showcase
+    from ..views import recording_views
 
     _prepare(out)
     start = time.perf_counter()
     results = _run_all(list(NAMES), scale, as_json, jobs or default_jobs())
-    look = recording_document(showcase(scale), resolution=48)  # type: ignore[arg-type]
+    look = recording_document(recording_views(showcase(scale), resolution=48))  # type: ignore[arg-type]
     extra = [Section(f"Look at the units: {s.title}", s.figures, s.intro) for s in look.sections]
     written = _write(results, out, extra)
     elapsed = time.perf_counter() - start

@@ -11,16 +11,20 @@ renderer (``report.js``) draws them. The page computes nothing.
 False
 
 Figure kinds and their data contracts are listed in :data:`KINDS` and :mod:`._kinds`.
-:class:`RecordingReport` builds a whole document from one recording.
+:func:`recording_document` draws the page of one recording from the numbers
+:func:`unitscope.views.recording_views` computes.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from .._errors import UnitscopeError
 from ._document import VERDICTS, Document, Figure, Section, check_document
 from ._figures import band, heatmap, histogram, lines, table
 from ._kinds import CMAPS, KINDS, check_figure
 from ._pictures import image_grid, quantize_range, quantize_signed, unit_grid
-from ._recording_page import RecordingReport, recording_document
+from ._recording_page import recording_document
 from ._studies import figure_from_spec, study_document
 from ._write import render_html, results_json, write_report
 
@@ -30,7 +34,6 @@ __all__ = [
     "VERDICTS",
     "Document",
     "Figure",
-    "RecordingReport",
     "Section",
     "band",
     "check_document",
@@ -50,3 +53,14 @@ __all__ = [
     "unit_grid",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A clear error for a name that moved."""
+    if name == "RecordingReport":
+        raise UnitscopeError(
+            "report.RecordingReport is gone: the report only draws. Compute the numbers with "
+            "unitscope.views.recording_views(rec, ...) (or views.RecordingViewPlan for a "
+            "progress bar) and draw them with report.recording_document(views)."
+        )
+    raise AttributeError(f"module 'unitscope.report' has no attribute {name!r}")

@@ -1,14 +1,27 @@
-"""Zeiler–Fergus figures of a convolutional recording (computed by :mod:`unitscope.views`)."""
+"""Zeiler–Fergus figures of a convolutional recording, drawn from
+the views of a recording (``FeatureMapViews``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import views
-from ..models import UnitModel
-from ..record import Recording
+from ..views._recording_views import ConvLayerMaps, FeatureMapViews
 from ._document import Figure
 from ._pictures import image_grid
+
+
+def figures(fm: FeatureMapViews, steps: np.ndarray) -> list[Figure]:
+    """Every figure of the section, in page order."""
+    figs = [filters_figure(fm.filters, "filters")]
+    for i, layer in enumerate(fm.layers):
+        figs.append(maps_figure(layer, fm.labels, f"maps-{i}"))
+        figs.append(top_figure(layer, f"top-{i}"))
+        figs.append(deconv_figure(layer, f"deconv-{i}"))
+        figs.append(evolution_figure(layer, steps, f"evolution-{i}"))
+    if fm.occlusion is not None:  # a classification task
+        figs.append(occlusion_figure(fm.images, fm.labels, fm.occlusion, fm.occluder, "occlusion"))
+    figs.append(projection_evolution_figure(fm, fm.layers[-1].layer, "deconv-evolution"))
+    return figs
 
 
 def _pixels(x: np.ndarray) -> tuple[np.ndarray, str]:
@@ -18,9 +31,8 @@ def _pixels(x: np.ndarray) -> tuple[np.ndarray, str]:
     return x.mean(axis=-3), "gray"
 
 
-def filters_figure(net: UnitModel, fid: str) -> Figure:
-    """Every conv.0 filter of member 0 of ``net``, magnified."""
-    w = views.first_layer_filters(net)[0]  # (C, C_in, k, k)
+def filters_figure(w: np.ndarray, fid: str) -> Figure:
+    """Every conv.0 filter ``w`` (C, C_in, k, k) of the member, magnified."""
     images, cmap = (w, "rgb") if w.shape[1] == 3 else (w.reshape(-1, *w.shape[2:]), "diverging")
     C = len(w)
     labels = [
@@ -43,11 +55,9 @@ def filters_figure(net: UnitModel, fid: str) -> Figure:
     )
 
 
-def maps_figure(
-    net: UnitModel, layer: str, images: np.ndarray, labels: np.ndarray, fid: str
-) -> Figure:
-    """The maps of ``layer`` for a few chosen inputs, one row per input."""
-    maps = views.feature_maps(net, layer, images)[0]  # (n, C, H, W)
+def maps_figure(lm: ConvLayerMaps, labels: np.ndarray, fid: str) -> Figure:
+    """The maps of the layer for a few chosen inputs, one row per input."""
+    maps, layer = lm.maps, lm.layer  # (n, C, H, W)
     n, C = maps.shape[:2]
     return image_grid(
         fid,
@@ -65,11 +75,9 @@ def maps_figure(
     )
 
 
-def top_figure(
-    net: UnitModel, layer: str, images: np.ndarray, maps: np.ndarray, fid: str
-) -> Figure:
-    """The top-9 receptive-field patches of every map of ``layer`` over the probe set."""
-    top = views.top_patches(net, layer, images, n_top=min(9, len(images)), maps=maps)
+def top_figure(lm: ConvLayerMaps, fid: str) -> Figure:
+    """The top-9 receptive-field patches of every map of the layer over the probe set."""
+    top, layer = lm.top, lm.layer
     patches = top.patches[0]  # (C, 9, C_in, r, r)
     C, n_top = patches.shape[:2]
     pixels, cmap = _pixels(patches.reshape(C * n_top, *patches.shape[2:]))
@@ -90,11 +98,9 @@ def top_figure(
     )
 
 
-def deconv_figure(
-    net: UnitModel, layer: str, images: np.ndarray, maps: np.ndarray, fid: str
-) -> Figure:
+def deconv_figure(lm: ConvLayerMaps, fid: str) -> Figure:
     """Each map's strongest activation projected to pixels, next to its input patch."""
-    proj = views.deconv_projection(net, layer, images, maps=maps)
+    proj, layer = lm.projection, lm.layer
     C = proj.crops.shape[1]
     crops, _ = _pixels(proj.crops[0])  # (C, [3,] r, r)
     patches, patch_cmap = _pixels(proj.patches[0])
@@ -117,10 +123,11 @@ def deconv_figure(
     )
 
 
-def occlusion_figure(net: UnitModel, images: np.ndarray, labels: np.ndarray, fid: str) -> Figure:
-    """True-class probability under a sliding occluder, next to each input."""
-    size = max(2, images.shape[-1] // 4)
-    occ = views.occlusion(net, images, labels, size=size)[0]  # (n, H, W)
+def occlusion_figure(
+    images: np.ndarray, labels: np.ndarray, occ: np.ndarray, size: int, fid: str
+) -> Figure:
+    """True-class probability ``occ`` (n, H, W) under a sliding occluder of ``size`` pixels,
+    next to each input."""
     pixels, cmap = _pixels(images)
     if cmap == "rgb":
         pixels = pixels.mean(axis=1)
@@ -142,14 +149,14 @@ def occlusion_figure(net: UnitModel, images: np.ndarray, labels: np.ndarray, fid
     )
 
 
-def evolution_figure(rec: Recording, layer: str, member: int, fid: str) -> Figure:
-    """The maps of ``layer`` for probe input 0, following the page's timeline."""
-    maps = views.map_evolution(rec, layer, 0, members=[member])[:, 0]  # (T, C, H, W)
+def evolution_figure(lm: ConvLayerMaps, steps: np.ndarray, fid: str) -> Figure:
+    """The maps of the layer for probe input 0, following the page's timeline."""
+    maps, layer = lm.evolution, lm.layer  # (T, C, H, W)
     C = maps.shape[1]
     return image_grid(
         fid,
         maps,
-        steps=rec.steps,
+        steps=steps,
         cmap="gray",
         cols=min(16, C),
         labels=[f"map {c}" for c in range(C)],
@@ -162,13 +169,9 @@ def evolution_figure(rec: Recording, layer: str, member: int, fid: str) -> Figur
     )
 
 
-def projection_evolution_figure(rec: Recording, layer: str, member: int, fid: str) -> Figure:
-    """Deconvnet projections of ``layer`` at up to five checkpoints."""
-    T = len(rec.steps)
-    picks = sorted(
-        {int(rec.steps[t]) for t in np.linspace(0, T - 1, min(T, 5)).round().astype(int)}
-    )
-    steps, proj = views.projection_evolution(rec, layer, picks, member=member)
+def projection_evolution_figure(fm: FeatureMapViews, layer: str, fid: str) -> Figure:
+    """Deconvnet projections of the last conv ``layer`` at up to five checkpoints."""
+    steps, proj = fm.projection_steps, fm.projection_evolution
     crops, _ = _pixels(proj.crops)  # (T', C, [3,] r, r)
     Tn, C = crops.shape[:2]
     return image_grid(

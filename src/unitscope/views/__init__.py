@@ -9,6 +9,8 @@ Per-unit numbers:
     :func:`correlation_matrix`, :func:`sibling_correlation`, :func:`cluster_order`,
     :func:`cluster_groups`, :func:`ablation_by_member`, :func:`ablation_over_training` (for any
     ``nn.Module`` and your own loss: :func:`unitscope.measures.ablation_importance`).
+Everything the report of a recording draws, as one frozen :class:`RecordingViews`:
+    :func:`recording_views` (or :class:`RecordingViewPlan`, whose stages a progress bar counts).
 Feature maps (Zeiler & Fergus, ECCV 2014):
     :func:`first_layer_filters`, :func:`feature_maps`, :func:`receptive_field`,
     :func:`top_patches`, :func:`deconvnet`, :func:`deconv_projection`, :func:`occlusion`,
@@ -39,6 +41,7 @@ from ._deconv import Projection, deconv_projection, deconv_relu, deconvnet, proj
 from ._maps import feature_maps
 from ._plane import Decision, PlaneViews, decision, plane_views, unit_outputs
 from ._receptive import ReceptiveField, crop, receptive_field
+from ._recording_views import RecordingViewPlan, RecordingViews, recording_views
 from ._unit_panels import (
     ablation_by_member,
     ablation_over_training,
@@ -53,6 +56,8 @@ __all__ = [
     "PlaneViews",
     "Projection",
     "ReceptiveField",
+    "RecordingViewPlan",
+    "RecordingViews",
     "TopPatches",
     "ablation_by_member",
     "ablation_over_training",
@@ -74,6 +79,7 @@ __all__ = [
     "project",
     "projection_evolution",
     "receptive_field",
+    "recording_views",
     "sibling_correlation",
     "strongest",
     "top_patches",

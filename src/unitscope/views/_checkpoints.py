@@ -1,8 +1,11 @@
-"""Shared plumbing: all checkpoints as one batched model, the run's loss, array conversions."""
+"""Shared plumbing: all checkpoints as one batched model, the run's loss, array conversions,
+and measures that are undefined on their input turned into reasons."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -10,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._errors import UnitscopeError
+from ..measures import DegenerateInputWarning
 from ..models import UnitModel, build
 from ..record import Recording
 
@@ -84,3 +88,30 @@ def targets(y: np.ndarray, model: UnitModel) -> Tensor:
     if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
         return torch.as_tensor(arr, dtype=torch.int64, device=next(model.parameters()).device)
     return as_tensor(arr.reshape(len(arr), -1), model)
+
+
+T_ = TypeVar("T_")
+
+
+def with_reasons(fn: Callable[[], T_]) -> tuple[T_, list[str]]:
+    """Run ``fn``; each :class:`DegenerateInputWarning` it gives (a measure undefined on its
+    input, returned as NaN) becomes a reason in the returned list instead of a printed warning.
+    Other warnings are not touched.
+
+    Example:
+        >>> from unitscope.measures import linear_cka
+        >>> x = np.random.default_rng(0).normal(size=(20, 3))
+        >>> value, why = with_reasons(lambda: linear_cka(x, np.ones((20, 2))))
+        >>> value, why
+        (nan, ['linear CKA is 0/0: `y` is constant over samples'])
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DegenerateInputWarning)
+        value = fn()
+    reasons = []
+    for w in caught:
+        if issubclass(w.category, DegenerateInputWarning):  # "why; returning NaN."
+            reasons.append(str(w.message).removesuffix(".").removesuffix("; returning NaN"))
+        else:  # recorded only because record=True catches everything: give it back
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return value, sorted(set(reasons))
