@@ -37,7 +37,8 @@ import torch
 from torch import Tensor
 
 from ._errors import UnitscopeError, unknown_name
-from .models import GAINS, UnitAxes, UnitModel
+from .models import UnitAxes, UnitModel
+from .models._layers import GAINS
 
 RANDOM_SCHEMES = ("kaiming", "xavier", "orthogonal", "normal", "uniform", "zeros")
 SYMMETRIC_SCHEMES = ("symmetric", "symmetric_eps", "incoming_symmetric")

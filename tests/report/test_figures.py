@@ -8,6 +8,7 @@ import pytest
 from unitscope import report
 from unitscope._errors import UnitscopeError
 from unitscope.report import Figure
+from unitscope.report._pictures import quantize_signed
 
 
 def test_unit_grid_codes_of_a_relu_unit():
@@ -22,7 +23,7 @@ def test_unit_grid_codes_of_a_relu_unit():
 
 def test_quantize_signed_round_trips_within_half_a_step(rng):
     v = rng.normal(size=(3, 4, 8, 8))
-    q, scale = report.quantize_signed(v, (2, 3))
+    q, scale = quantize_signed(v, (2, 3))
     back = (q / 127.5 - 1) * scale[..., None, None]
     assert np.abs(back - v).max() <= scale.max() / 255 + 1e-12
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from unitscope._errors import UnitscopeError
-from unitscope.sweep import Grid, make_grid, plan_batches
-from unitscope.sweep._jobs import digest
+from unitscope.sweep import Grid, make_grid
+from unitscope.sweep._jobs import digest, plan_batches
 from unitscope.train import Config
 
 

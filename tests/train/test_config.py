@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from unitscope._errors import UnitscopeError
-from unitscope.train import Config, checkpoint_steps, parse_override
+from unitscope.train import Config, checkpoint_steps
+from unitscope.train._config import parse_override
 
 
 def test_toml_round_trip(tmp_path):

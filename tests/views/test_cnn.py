@@ -11,6 +11,7 @@ import torch
 from unitscope import views
 from unitscope._errors import UnitscopeError
 from unitscope.models import MLP, SmallCNN
+from unitscope.views._receptive import crop
 
 
 def pointwise_cnn(size=(4, 4), out=2, pool="none") -> SmallCNN:
@@ -73,7 +74,7 @@ def test_top_patches_crop_the_receptive_field(rng):
     top = views.top_patches(net, "conv.0", images, n_top=2)
     k, c, j = 0, 1, 0
     r, q = top.position[k, c, j]
-    want = views.crop(images[top.index[k, c, j]], r - 1, q - 1, 3)
+    want = crop(images[top.index[k, c, j]], r - 1, q - 1, 3)
     np.testing.assert_array_equal(top.patches[k, c, j], want)
 
 

@@ -10,7 +10,8 @@ import click
 from .._errors import UnitscopeError
 from .._files import writing
 from ..record import Recording
-from ..train import Config, fit, parse_override
+from ..train import Config, fit
+from ..train._config import parse_override
 from ._io import echo_json
 from ._progress import step_progress
 

@@ -2,7 +2,7 @@
 
 A permutation of layer ``L`` is an integer array ``perm`` of shape (n_units,) or (K, n_units):
 slot ``i`` of the permuted layer holds the old unit ``perm[i]`` (or ``perm[k, i]`` in member k).
-This is the gathering convention of :func:`unitscope.models.expand_permutation` and of
+This is the gathering convention of :func:`unitscope.models._unit_axes.expand_permutation` and of
 ``acts[..., perm]``: ``permute(model_b, perms)`` puts B's unit ``perm[i]`` where A's unit ``i``
 sits. A layer missing from ``perms`` keeps its order.
 
@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import UnitscopeError, unknown_name
-from ..models import UnitAxes, UnitModel, expand_permutation
+from ..models import UnitAxes, UnitModel
+from ..models._unit_axes import expand_permutation
 from ._spec import PermutationSpec, random_module_perms
 
 Perms = dict[str, np.ndarray]

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import UnitscopeError, unknown_name
-from ..models import expand_permutation
+from ..models._unit_axes import expand_permutation
 
 ModulePerms = dict[str, np.ndarray]
 

@@ -10,26 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import UnitscopeError
-from ._base import Noise, UnitModel
+from ._base import UnitModel
 from ._cnn import SmallCNN
-from ._layers import ACTIVATIONS, GAINS, BatchedConv2d, BatchedLinear, get_activation
+from ._layers import ACTIVATIONS, BatchedConv2d, BatchedLinear
 from ._mlp import MLP
-from ._unit_axes import ParamAxis, UnitAxes, expand_permutation
+from ._unit_axes import ParamAxis, UnitAxes
 
 __all__ = [
     "ACTIVATIONS",
-    "GAINS",
     "MLP",
     "BatchedConv2d",
     "BatchedLinear",
-    "Noise",
     "ParamAxis",
     "SmallCNN",
     "UnitAxes",
     "UnitModel",
     "build",
-    "expand_permutation",
-    "get_activation",
 ]
 
 

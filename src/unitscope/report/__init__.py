@@ -23,7 +23,7 @@ from .._errors import UnitscopeError
 from ._document import VERDICTS, Document, Figure, Section, check_document
 from ._figures import band, heatmap, histogram, lines, table
 from ._kinds import CMAPS, KINDS, check_figure
-from ._pictures import image_grid, quantize_range, quantize_signed, unit_grid
+from ._pictures import image_grid, unit_grid
 from ._recording_page import recording_document
 from ._studies import figure_from_spec, study_document
 from ._write import render_html, results_json, write_report
@@ -42,8 +42,6 @@ __all__ = [
     "histogram",
     "image_grid",
     "lines",
-    "quantize_range",
-    "quantize_signed",
     "figure_from_spec",
     "recording_document",
     "render_html",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..measures import unit_correlation
-from ..models import get_activation
+from ..models._layers import get_activation
 from ..record import Recording
 from ..train import Config, fit, prepare_data
 from ._common import ProgressFn, Scale, config, part, pick

@@ -22,7 +22,7 @@ import torch
 from scipy import optimize, stats
 
 from ..data import Dataset
-from ..models import get_activation
+from ..models._layers import get_activation
 from ..record import Recording
 from ..train import Config, fit, prepare_data
 from ._common import ProgressFn, Scale, config, fmt, part, pick

@@ -63,9 +63,8 @@ Example:
 from __future__ import annotations
 
 from ._backends import BACKENDS
-from ._execute import summarize
 from ._grid import Grid, make_grid
-from ._jobs import Batch, Job, plan_batches
+from ._jobs import Batch, Job
 from ._runner import SweepEvent, SweepSummary, run_sweep
 from ._tables import sweep_status, sweep_table, write_table
 
@@ -77,9 +76,7 @@ __all__ = [
     "SweepEvent",
     "SweepSummary",
     "make_grid",
-    "plan_batches",
     "run_sweep",
-    "summarize",
     "sweep_status",
     "sweep_table",
     "write_table",

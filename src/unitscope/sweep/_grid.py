@@ -86,7 +86,7 @@ class Grid:
         )
 
     def batches(self, *, group: bool | None = None, group_size: int | None = None) -> list[Batch]:
-        """The batched fits (see :func:`~unitscope.sweep.plan_batches`); None: the grid's."""
+        """The batched fits (see :func:`~unitscope.sweep._jobs.plan_batches`); None: the grid's."""
         return plan_batches(
             self.jobs,
             group=self.group if group is None else group,

@@ -15,9 +15,8 @@ from ._config import (
     OptimConfig,
     RunConfig,
     SeedConfig,
-    parse_override,
 )
-from ._fit import build_model, fit, prepare_data, resolve_device
+from ._fit import build_model, fit, prepare_data
 from ._loop import checkpoint_steps
 from ._loss import accuracy, member_loss
 
@@ -34,7 +33,5 @@ __all__ = [
     "checkpoint_steps",
     "fit",
     "member_loss",
-    "parse_override",
     "prepare_data",
-    "resolve_device",
 ]

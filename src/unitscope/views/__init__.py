@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import UnitscopeError
-from ._checkpoints import checkpoint_model, loss_name
 from ._cnn import (
     TopPatches,
     first_layer_filters,
@@ -37,10 +36,10 @@ from ._cnn import (
     projection_evolution,
     top_patches,
 )
-from ._deconv import Projection, deconv_projection, deconv_relu, deconvnet, project, strongest
+from ._deconv import Projection, deconv_projection, deconvnet
 from ._maps import feature_maps
 from ._plane import Decision, PlaneViews, decision, plane_views, unit_outputs
-from ._receptive import ReceptiveField, crop, receptive_field
+from ._receptive import ReceptiveField, receptive_field
 from ._recording_views import RecordingViewPlan, RecordingViews, recording_views
 from ._unit_panels import (
     ablation_by_member,
@@ -61,27 +60,21 @@ __all__ = [
     "TopPatches",
     "ablation_by_member",
     "ablation_over_training",
-    "checkpoint_model",
     "cluster_groups",
     "cluster_order",
     "correlation_matrix",
-    "crop",
     "decision",
     "deconv_projection",
-    "deconv_relu",
     "deconvnet",
     "feature_maps",
     "first_layer_filters",
-    "loss_name",
     "map_evolution",
     "occlusion",
     "plane_views",
-    "project",
     "projection_evolution",
     "receptive_field",
     "recording_views",
     "sibling_correlation",
-    "strongest",
     "top_patches",
     "unit_outputs",
 ]

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from .._errors import UnitscopeError
-from ..models import MLP, ParamAxis, UnitModel, expand_permutation
+from ..models import MLP, ParamAxis, UnitModel
+from ..models._unit_axes import expand_permutation
 from ..record import Recording
 from ._checkpoints import as_tensor, checkpoint_model, loss_name, member_losses, targets
 
