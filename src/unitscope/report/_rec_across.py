@@ -1,19 +1,23 @@
-"""Figures across the members of one recording, drawn from
-the views of a recording (``AcrossMembers``): matched units, interpolation, layer CKA, stitching."""
+"""Figures across the members of one recording, drawn from its views (``AcrossMembers``):
+matched units, the loss between members, layer CKA, stitching."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..match import Comparison
-from ..views._member_views import AcrossMembers, StitchView
+from ..views._member_views import AcrossMembers, LineLoss, MatchedUnits, StitchView
 from ._document import Figure
 from ._figures import heatmap, histogram, lines
 
 
 def figures(across: AcrossMembers) -> list[Figure]:
     """Every figure of the section, in page order."""
-    figs = matched_figures(across.comparison)
+    names = ", ".join(f"{i}~{j}" for i, j in across.pairs)
+    figs = []
+    for index, m in enumerate(across.matched):
+        figs += matched_figures(m, names, index)
+    if across.line is not None:
+        figs.append(line_figure(across.line))
     figs.append(cka_figure(across))
     if across.stitching is not None:
         figs.append(stitch_figure(across.stitching))
@@ -64,49 +68,48 @@ def stitch_figure(s: StitchView) -> Figure:
     )  # fmt: skip
 
 
-def matched_figures(comp: Comparison) -> list[Figure]:
-    """Li et al. (2015) matched correlations per layer, and the interpolation curves."""
-    names = [f"{i}~{j}" for i, j in comp.pairs]
-    figs = []
-    for index, (layer, m) in enumerate(comp.units.items()):
-        U = m.matched.shape[1]
-        series = {
-            "matched (Hungarian)": m.sorted,
-            "same index (no matching)": -np.sort(-m.unaligned, axis=1),
-        }
-        if np.isfinite(m.null).all():
-            series["null: B with shuffled inputs"] = -np.sort(-m.null, axis=1)
-        figs.append(lines(
-            f"matched-{index}", np.arange(U), series, x_label="unit, best matched first",
-            y_label="correlation with partner", title=f"Matched units of {layer} across runs",
-            caption=(f"Li et al. (2015): each unit of {layer} in one member is paired with one "
-                     "unit of another member by the Hungarian algorithm on activation "
-                     "correlation; curves show the paired correlations sorted from best to "
-                     f"worst (pairs {', '.join(names)}). Far above the 'same index' and null "
-                     "baselines means the runs learned the same units in another order; "
-                     "close to the null means they learned different units."),
-        ))  # fmt: skip
-        figs.append(histogram(
-            f"matched-hist-{index}", {"matched": m.matched, "same index": m.unaligned},
-            bins=24, value_range=(-1.0, 1.0),
-            markers={"mean sibling": float(np.nanmean(m.sibling))},
-            x_label="correlation with partner unit", y_label="units",
-            title=f"Distribution of matched correlations in {layer}",
-            caption=("Histogram of the matched correlations above, over all pairs of members, "
-                     "against units paired by index. The marker is the mean correlation of a "
-                     "unit with its most similar sibling in its own run."),
-        ))  # fmt: skip
-    if comp.naive is not None and comp.aligned is not None:
-        figs.append(lines(
-            "interpolation", comp.naive.lambdas,
-            {"before alignment": comp.naive.loss("probe"),
-             "after alignment": comp.aligned.loss("probe")},
-            x_label="λ (0 = member A, 1 = member B)", y_label="probe-set loss",
-            title="Loss along the line between two runs",
-            caption=("Loss on the probe set of the network whose weights are (1 − λ)·A + λ·B, "
-                     "for every pair of members, before and after permuting B's units to match "
-                     "A's (weight matching). A bump is a loss barrier; if it "
-                     "shrinks after alignment, the runs differ mostly by a permutation of "
-                     "their units."),
-        ))  # fmt: skip
-    return figs
+def matched_figures(m: MatchedUnits, names: str, index: int) -> list[Figure]:
+    """Li et al. (2015) matched correlations of one layer: sorted curves and a histogram."""
+    layer, U = m.layer, m.matched.shape[1]
+    series = {
+        "matched (Hungarian)": m.matched_sorted,
+        "same index (no matching)": m.unaligned_sorted,
+    }
+    if m.null_sorted is not None:
+        series["null: B with shuffled inputs"] = m.null_sorted
+    curves = lines(
+        f"matched-{index}", np.arange(U), series, x_label="unit, best matched first",
+        y_label="correlation with partner", title=f"Matched units of {layer} across runs",
+        caption=(f"Li et al. (2015): each unit of {layer} in one member is paired with one "
+                 "unit of another member by the Hungarian algorithm on activation "
+                 "correlation; curves show the paired correlations sorted from best to "
+                 f"worst (pairs {names}). Far above the 'same index' and null "
+                 "baselines means the runs learned the same units in another order; "
+                 "close to the null means they learned different units."),
+    )  # fmt: skip
+    hist = histogram(
+        f"matched-hist-{index}", {"matched": m.matched, "same index": m.unaligned},
+        bins=24, value_range=(-1.0, 1.0),
+        markers={"mean sibling": m.mean_sibling},
+        x_label="correlation with partner unit", y_label="units",
+        title=f"Distribution of matched correlations in {layer}",
+        caption=("Histogram of the matched correlations above, over all pairs of members, "
+                 "against units paired by index. The marker is the mean correlation of a "
+                 "unit with its most similar sibling in its own run."),
+    )  # fmt: skip
+    return [curves, hist]
+
+
+def line_figure(line: LineLoss) -> Figure:
+    """Probe-set loss between two members, before and after weight matching."""
+    return lines(
+        "interpolation", line.lambdas,
+        {"before alignment": line.naive, "after alignment": line.aligned},
+        x_label="λ (0 = member A, 1 = member B)", y_label="probe-set loss",
+        title="Loss along the line between two runs",
+        caption=("Loss on the probe set of the network whose weights are (1 − λ)·A + λ·B, "
+                 "for every pair of members, before and after permuting B's units to match "
+                 "A's (weight matching). A bump is a loss barrier; if it "
+                 "shrinks after alignment, the runs differ mostly by a permutation of "
+                 "their units."),
+    )  # fmt: skip

@@ -50,13 +50,54 @@ class StitchView:
 
 
 @dataclass(frozen=True)
+class MatchedUnits:
+    """One layer's units matched across every pair of members (Li et al. 2015).
+
+    Attributes:
+        layer: its name.
+        matched: (P, U) each unit's correlation with its Hungarian partner in the other
+            member, in the first member's unit order; ``matched_sorted``: best first.
+        unaligned: (P, U) its correlation with the unit of the same index;
+            ``unaligned_sorted``: best first.
+        null_sorted: (P, U) the null comparison's matched correlations (B on shuffled
+            inputs), best first; None when no null was run.
+        mean_sibling: each unit's best correlation with another unit of its own run,
+            averaged over units and pairs (NaN for a layer of one unit).
+    """
+
+    layer: str
+    matched: np.ndarray
+    matched_sorted: np.ndarray
+    unaligned: np.ndarray
+    unaligned_sorted: np.ndarray
+    null_sorted: np.ndarray | None
+    mean_sibling: float
+
+
+@dataclass(frozen=True)
+class LineLoss:
+    """Probe-set loss on the straight line between two members, for every pair.
+
+    Attributes:
+        lambdas: (n,) positions, 0 = member A, 1 = member B.
+        naive: (P, n) the loss before alignment; ``aligned``: after permuting B's units to
+            match A's (weight matching).
+    """
+
+    lambdas: np.ndarray
+    naive: np.ndarray
+    aligned: np.ndarray
+
+
+@dataclass(frozen=True)
 class AcrossMembers:
     """Members compared at the last checkpoint.
 
     Attributes:
-        comparison: every pair matched (:func:`unitscope.match.pairs`): the activation
-            matching of each layer and, for unitscope's own models, the loss along the line
-            between the members before and after weight matching, on the probe set.
+        comparison: every pair matched (:func:`unitscope.match.pairs`), the whole result.
+        pairs: the (i, j) member pairs.
+        matched: one :class:`MatchedUnits` per layer.
+        line: the loss between the members (unitscope's own models), or None.
         layers: the studied layers.
         cka: (L, L) linear CKA of layer a of member 0 against layer b of member 1.
         cka_undefined: why some CKA values are NaN (a constant layer).
@@ -64,6 +105,9 @@ class AcrossMembers:
     """
 
     comparison: Comparison
+    pairs: tuple[tuple[int, int], ...]
+    matched: tuple[MatchedUnits, ...]
+    line: LineLoss | None
     layers: tuple[str, ...]
     cka: np.ndarray
     cka_undefined: tuple[str, ...]
@@ -80,12 +124,36 @@ def across_members(rec: Recording) -> AcrossMembers:
         )
     cka, reasons = _layer_cka(rec)
     mlp = rec.meta.model_kind == "mlp"
+    line = None
+    if comparison.naive is not None and comparison.aligned is not None:
+        line = LineLoss(
+            comparison.naive.lambdas,
+            comparison.naive.loss("probe"),
+            comparison.aligned.loss("probe"),
+        )
     return AcrossMembers(
         comparison=comparison,
+        pairs=tuple((int(i), int(j)) for i, j in comparison.pairs),
+        matched=tuple(_matched(layer, m) for layer, m in comparison.units.items()),
+        line=line,
         layers=tuple(rec.layers),
         cka=cka,
         cka_undefined=tuple(reasons),
         stitching=stitch_view(rec) if mlp else None,
+    )
+
+
+def _matched(layer: str, m: Any) -> MatchedUnits:
+    """The arrays the matched-units figures show, from one layer's activation matching."""
+    sibling = m.sibling[np.isfinite(m.sibling)]  # a layer of one unit has no sibling
+    return MatchedUnits(
+        layer=layer,
+        matched=m.matched,
+        matched_sorted=m.sorted,
+        unaligned=m.unaligned,
+        unaligned_sorted=-np.sort(-m.unaligned, axis=1),
+        null_sorted=-np.sort(-m.null, axis=1) if np.isfinite(m.null).all() else None,
+        mean_sibling=float(sibling.mean()) if sibling.size else float("nan"),
     )
 
 
