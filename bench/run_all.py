@@ -18,6 +18,7 @@ ORDER = [
     "rebasin_digits",
     "rebasin_resnet",
     "stitch",
+    "consensus",
     "report",
     "sweep",
     "demo",
