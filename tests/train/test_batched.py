@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from unitscope.record import Recording
-from unitscope.train import Config, fit
+from unitscope.train import Config, _step, fit
+from unitscope.train._step import member_groups
 
 CASES = {
     "mlp sgd minibatch dropout": {
@@ -100,3 +101,25 @@ def test_each_seed_source_changes_only_its_randomness(source):
     same_start = np.array_equal(w[0, 0], w[0, 1])
     assert same_start == (source != "init")
     assert np.abs(w[-1, 0] - w[-1, 1]).max() > 1e-4
+
+
+@pytest.mark.parametrize("case", ["mlp sgd minibatch dropout", "mlp adam regression"])
+def test_members_split_over_threads_train_as_one_group(case, monkeypatch):
+    """With 2 threads an MLP's members train in two groups, one per thread (train/_step.py)."""
+    seen = []
+
+    def groups(members: int, threads: int) -> list[tuple[int, int]]:
+        seen.append(member_groups(members, threads))
+        return seen[-1]
+
+    monkeypatch.setattr(_step, "member_groups", groups)
+    train = {**CASES[case]["train"], "n_checkpoints": 4, "dtype": "float64"}
+    cfg = Config.from_dict({**CASES[case], "train": train, "seeds": SEEDS})
+    one, two = fit(cfg.override({"train.threads": 1})), fit(cfg.override({"train.threads": 2}))
+    assert seen == [[(0, 3)], [(0, 2), (2, 3)]]
+    pairs = [(one.params[n], two.params[n]) for n in one.params]
+    pairs += [(one.acts[n], two.acts[n]) for n in one.acts]
+    pairs += [(one.curves[n], two.curves[n]) for n in one.curves]
+    assert max(float(np.abs(a - b).max()) for a, b in pairs) <= FLOAT64_TOL
+    moved = one.params["hidden.0.weight"][-1] - one.params["hidden.0.weight"][0]
+    assert np.abs(moved).max() > 1e-2

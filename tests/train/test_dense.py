@@ -60,11 +60,12 @@ def test_hand_written_step_is_autograd(act, hidden, bias, loss, shared, p):
     want.sum().backward()
 
     grads = {n: torch.full_like(q, float("nan")) for n, q in net.named_parameters()}
+    dense = _dense.Dense.of(net)
     with torch.no_grad():
-        out, layers = _dense.forward(net, x, masks, p)  # (K, C, N)
+        out, layers = _dense.forward(dense, x, masks, p)  # (K, C, N)
         assert torch.allclose(out.transpose(1, 2), out_ref, rtol=0, atol=1e-12)
         losses, g = _dense.loss_and_grad(out, y, loss)
-        _dense.backward(net, x, layers, g, grads)
+        _dense.backward(dense, x, layers, g, _dense.Dense.of(net, grads))
     assert torch.allclose(losses, want, rtol=0, atol=1e-12)
     for name, q in net.named_parameters():
         assert q.grad is not None and float(q.grad.abs().max()) > 0
@@ -75,7 +76,7 @@ def test_evaluation_needs_no_gradient_and_leaves_outputs():
     net = initialize(MLP(D, [6], C, members=K).double(), "kaiming", seeds=[0, 1, 2])
     x, y = data("cross_entropy", True)
     with torch.no_grad():
-        out, _ = _dense.forward(net, x)
+        out, _ = _dense.forward(_dense.Dense.of(net), x)
         kept = out.clone()
         losses, same = _dense.loss_and_grad(out, y, "cross_entropy", grad=False)
     assert same is out and torch.equal(out, kept)

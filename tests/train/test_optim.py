@@ -84,3 +84,21 @@ def test_flat_params_put_weights_first_and_share_memory():
         assert torch.equal(p, before[n])
     flat.flat.zero_()
     assert all(not p.detach().any() for p in net.parameters())
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_an_update_in_member_parts_is_the_whole_update(fused):
+    whole, parts = model(), model()
+    flats = FlatParams(whole), FlatParams(parts)
+    opts = [FlatOptimizer(f, "adam", lr=0.01, weight_decay=0.1, fused=fused) for f in flats]
+    for grads in gradients(whole)[:5]:
+        for f in flats:
+            for n, g in grads.items():
+                f.grads[n].copy_(g)
+        opts[0].step()
+        opts[1].advance()
+        for members in [(1, 3), (0, 1)]:  # each member's slice of every parameter
+            opts[1].update(flats[1].ranges(members))
+    assert torch.equal(flats[0].flat, flats[1].flat)
+    assert not torch.equal(flats[0].flat, FlatParams(model()).flat)
+    assert [s.stop - s.start for s in flats[0].ranges((0, 1))] == [35, 21, 12, 7, 3, 4]

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..models import MLP, BatchedLinear
+from ..models import MLP
 
 aten = torch.ops.aten
 
@@ -60,10 +59,32 @@ class Layer:
     out: Tensor  # (K, U, n) what the next layer reads: a, or a * scale
 
 
-def dense_layers(model: MLP) -> list[tuple[str, BatchedLinear]]:
-    """(name, layer) of every dense layer, input to output: hidden.0, ..., out."""
-    hidden = [(f"hidden.{i}", cast(BatchedLinear, m)) for i, m in enumerate(model.hidden)]
-    return [*hidden, ("out", model.out)]
+@dataclass
+class Dense:
+    """The dense layers of an MLP, input to output (hidden.0, ..., out), as tensors: its
+    parameters, or their gradients' slots, or those of some of its members.
+
+    weights: (K, U_i, d_i) each; biases: (K, U_i) each, or None; act: the activation.
+    """
+
+    weights: list[Tensor]
+    biases: list[Tensor | None]
+    act: str
+
+    @classmethod
+    def of(cls, model: MLP, tensors: dict[str, Tensor] | None = None) -> Dense:
+        """The model's parameters, or the tensors named like them (gradient slots)."""
+        names = [f"hidden.{i}" for i in range(len(model.hidden))] + ["out"]
+        own = dict(model.named_parameters())
+        pick = own if tensors is None else tensors
+        weights = [pick[f"{n}.weight"] for n in names]
+        biases = [pick[f"{n}.bias"] if f"{n}.bias" in own else None for n in names]
+        return cls(weights, biases, model.spec["activation"])
+
+    def members(self, start: int, stop: int) -> Dense:
+        """Members ``start:stop`` only (views)."""
+        biases = [None if b is None else b[start:stop] for b in self.biases]
+        return Dense([w[start:stop] for w in self.weights], biases, self.act)
 
 
 def linear(w: Tensor, b: Tensor | None, inp: Tensor) -> Tensor:
@@ -95,19 +116,18 @@ def linear_backward(
 
 
 def forward(
-    model: MLP, x: Tensor, masks: list[Tensor] | None = None, p: float = 0.0
+    net: Dense, x: Tensor, masks: list[Tensor] | None = None, p: float = 0.0
 ) -> tuple[Tensor, list[Layer]]:
     """Outputs (K, n_outputs, n) and the hidden layers, unit-major.
 
     x: (n, d) shared or (K, n, d) per member. masks: per hidden layer, dropout's keep
     decisions (K, U, n) (bool), applied as ``a * keep / (1 - p)``.
     """
-    act = FORWARD[model.spec["activation"]]
+    act = FORWARD[net.act]
     h = x if x.dim() == 2 else x.transpose(1, 2)  # (n, d) or (K, d, n)
     layers = []
-    *hidden, (_, out) = dense_layers(model)
-    for i, (_, module) in enumerate(hidden):
-        z = linear(module.weight, module.bias, h)  # (K, U, n)
+    for i, (w, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
+        z = linear(w, b, h)  # (K, U, n)
         a = act(z)
         scale = None
         if masks is not None:
@@ -116,7 +136,7 @@ def forward(
         else:
             h = a
         layers.append(Layer(z, a, scale, h))
-    return linear(out.weight, out.bias, h), layers
+    return linear(net.weights[-1], net.biases[-1], h), layers
 
 
 def loss_and_grad(out: Tensor, y: Tensor, loss: str, grad: bool = True) -> tuple[Tensor, Tensor]:
@@ -144,18 +164,14 @@ def loss_and_grad(out: Tensor, y: Tensor, loss: str, grad: bool = True) -> tuple
     return losses, diff.mul_(2.0 / (n * C)) if grad else diff
 
 
-def backward(
-    model: MLP, x: Tensor, layers: list[Layer], g: Tensor, grads: dict[str, Tensor]
-) -> None:
-    """Write the gradient of every parameter into ``grads`` (name -> slot of the flat buffer),
-    from g, the gradient of the summed loss with respect to the outputs (K, C, n)."""
-    back = BACKWARD[model.spec["activation"]]
+def backward(net: Dense, x: Tensor, layers: list[Layer], g: Tensor, grads: Dense) -> None:
+    """Write the gradient of every parameter into ``grads`` (slots of the flat buffer), from
+    g, the gradient of the summed loss with respect to the outputs (K, C, n)."""
+    back = BACKWARD[net.act]
     inputs = [x if x.dim() == 2 else x.transpose(1, 2), *(layer.out for layer in layers)]
-    modules = dense_layers(model)
-    for i in range(len(modules) - 1, -1, -1):
-        name, module = modules[i]
-        gb = grads.get(f"{name}.bias")
-        g_in = linear_backward(g, module.weight, inputs[i], grads[f"{name}.weight"], gb, i > 0)
+    for i in range(len(net.weights) - 1, -1, -1):
+        gw, gb = grads.weights[i], grads.biases[i]
+        g_in = linear_backward(g, net.weights[i], inputs[i], gw, gb, i > 0)
         if g_in is None:
             break
         layer = layers[i - 1]

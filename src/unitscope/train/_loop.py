@@ -15,7 +15,7 @@ from torch import Tensor
 from .._errors import UnitscopeError
 from .._timing import section
 from ..data import Dataset
-from ..models import MLP, UnitModel
+from ..models import UnitModel
 from . import _dense, _rng
 from ._loss import member_loss
 from ._step import Trainer
@@ -125,20 +125,44 @@ def train_loop(
         name: _on_device(d, loss_name, train.n_outputs, dtype, device)
         for name, d in (("train", train), ("test", test))
     }
-    x_train, y_train = splits["train"]
     labels = {
         name: torch.as_tensor(d.y, device=device) for name, d in (("train", train), ("test", test))
     }
 
+    # ---- the trainer: flat buffer, optimizer, threads ------------------------------------
+    drop_seeds = torch.tensor(seeds["dropout"], device=device)
+    threads = torch.get_num_threads()
+    trainer = Trainer(
+        model, cfg.optim, loss_name, cfg.model.dropout, drop_seeds, threads, classify=classify
+    )
+    if len(trainer.groups) > 1:  # one thread per group of members, one-thread kernels
+        torch.set_num_threads(1)
+    try:
+        return _loop(model, trainer, splits, labels, probe, cfg, seeds, progress)
+    finally:
+        trainer.close()
+        torch.set_num_threads(threads)
+
+
+def _loop(
+    model: UnitModel,
+    trainer: Trainer,
+    splits: dict[str, tuple[Tensor, Tensor]],
+    labels: dict[str, Tensor],
+    probe: Tensor,
+    cfg,
+    seeds: dict[str, list[int]],
+    progress: Callable[[int], None] | None,
+) -> tuple[list[Snapshot], History, np.ndarray, float]:
+    """The loop of :func:`train_loop`: record, evaluate, step."""
     # ---- schedule --------------------------------------------------------------------------
-    steps = cfg.train.steps
+    steps, n = cfg.train.steps, splits["train"][0].shape[0]
+    x_train, y_train = splits["train"]
     ckpts = set(checkpoint_steps(steps, cfg.train.n_checkpoints, cfg.train.checkpoints))
     every = cfg.train.eval_every or max(1, steps // 25)
     evals = ckpts | set(range(0, steps + 1, every))
-    batches = Batches(torch.tensor(seeds["data"]), train.n_samples, cfg.train.batch_size)
-    drop_seeds = torch.tensor(seeds["dropout"], device=device)
-    trainer = Trainer(model, cfg.optim, loss_name, cfg.model.dropout, drop_seeds)
-    K = model.members
+    batches = Batches(torch.tensor(seeds["data"]), n, cfg.train.batch_size)
+    K, device = model.members, x_train.device
     first_bad = torch.full((K,), -1, dtype=torch.int64, device=device)  # step a loss went bad
     snaps: list[Snapshot] = []
     history = History([], {})
@@ -151,7 +175,7 @@ def train_loop(
                 snaps.append(snapshot(model, probe, step, cfg.train.record_maps))
         if step in evals:
             with section("evaluate"):
-                metrics = evaluate(model, splits, labels, loss_name, classify)
+                metrics = evaluate(trainer, splits, labels)
             history.steps.append(step)
             for key, v in metrics.items():
                 history.values.setdefault(key, []).append(v.cpu())
@@ -188,25 +212,21 @@ def _on_device(
 
 
 def evaluate(
-    model: UnitModel,
-    splits: dict[str, tuple[Tensor, Tensor]],
-    labels: dict[str, Tensor],
-    loss_name: str,
-    classify: bool,
+    trainer: Trainer, splits: dict[str, tuple[Tensor, Tensor]], labels: dict[str, Tensor]
 ) -> dict[str, Tensor]:
     """Loss (and accuracy) of every member on each named split, without dropout: (K,) each."""
     out = {}
     with torch.no_grad():
         for split, (x, y) in splits.items():
-            if isinstance(model, MLP):  # unit-major, as in training: (K, C, n)
-                pred, _ = _dense.forward(model, x)
-                losses, _ = _dense.loss_and_grad(pred, y, loss_name, grad=False)
+            if trainer.dense:  # unit-major, as in training: (K, C, n)
+                pred = trainer.outputs(x)
+                losses, _ = _dense.loss_and_grad(pred, y, trainer.loss, grad=False)
                 hits = pred.argmax(1)
             else:
-                pred = model(x)  # (K, n, C)
-                losses = member_loss(pred, y, loss_name)
+                pred = trainer.model(x)  # (K, n, C)
+                losses = member_loss(pred, y, trainer.loss)
                 hits = pred.argmax(-1)
             out[f"{split}_loss"] = losses.to(torch.float64)
-            if classify:
+            if trainer.classify:
                 out[f"{split}_acc"] = (hits == labels[split]).to(torch.float64).mean(-1)
     return out

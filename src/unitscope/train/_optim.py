@@ -53,9 +53,11 @@ class FlatParams:
         self.params: list[nn.Parameter] = []
         self.grads: dict[str, Tensor] = {}
         self._slots: list[Tensor] = []
+        self._spans: list[tuple[int, int, int]] = []  # (start, numel per member, is weight)
         start = 0
         for name, p in ordered:
             stop = start + p.numel()
+            self._spans.append((start, p[0].numel(), name.endswith(".weight")))
             view = self.flat[start:stop].view_as(p)
             view.copy_(p.detach())
             p.data = view
@@ -63,6 +65,18 @@ class FlatParams:
             self.grads[name] = self.grad[start:stop].view_as(p)
             self._slots.append(self.grads[name])
             start = stop
+
+    def ranges(self, members: tuple[int, int] | None = None, weights: bool = False) -> list[slice]:
+        """The parts of the buffer that hold members ``start:stop`` (all: None), one
+        contiguous slice per parameter (``weights``: of the weights only)."""
+        if members is None:
+            return [slice(0, self.n_weights if weights else len(self.flat))]
+        a, b = members
+        return [
+            slice(start + a * per, start + b * per)
+            for start, per, is_weight in self._spans
+            if is_weight or not weights
+        ]
 
     @property
     def weights(self) -> Tensor:
@@ -121,19 +135,33 @@ class FlatOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter from ``flat.grad``."""
-        self.steps += 1
-        if self.name == "sgd":
-            self._sgd()
-        else:
-            self._adam()
+        self.advance()
+        self.update()
 
-    def _sgd(self) -> None:
-        p, g = self.flat.flat, self.flat.grad
+    def advance(self) -> None:
+        """Count one more step (before :meth:`update` of its parts)."""
+        self.steps += 1
+        self.step_t += 1
+
+    @torch.no_grad()
+    def update(self, parts: list[slice] | None = None) -> None:
+        """Update the parameters in ``parts`` of the buffer (all: None) for the current step.
+        Disjoint parts can be updated from different threads."""
+        parts = parts if parts is not None else [slice(0, len(self.flat.flat))]
+        p, g = [self.flat.flat[s] for s in parts], [self.flat.grad[s] for s in parts]
+        buf = [] if self.buf is None else [self.buf[s] for s in parts]
+        if self.name == "sgd":
+            self._sgd(p, g, buf)
+        else:
+            assert self.sq is not None
+            self._adam(p, g, buf, [self.sq[s] for s in parts])
+
+    def _sgd(self, params: list[Tensor], grads: list[Tensor], bufs: list[Tensor]) -> None:
         if self.fused:
             torch._fused_sgd_(
-                [p],
-                [g],
-                [] if self.buf is None else [self.buf],
+                params,
+                grads,
+                bufs,
                 weight_decay=self.weight_decay,
                 momentum=self.momentum,
                 lr=self.lr,
@@ -143,30 +171,30 @@ class FlatOptimizer:
                 is_first_step=self.steps == 1,
             )
             return
-        if self.weight_decay:
-            g = g.add(p, alpha=self.weight_decay)
-        if self.buf is not None:
-            if self.steps == 1:
-                self.buf.copy_(g)
-            else:
-                self.buf.mul_(self.momentum).add_(g)
-            g = g.add(self.buf, alpha=self.momentum) if self.nesterov else self.buf
-        p.add_(g, alpha=-self.lr)
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if self.weight_decay:
+                g = g.add(p, alpha=self.weight_decay)
+            if bufs:
+                if self.steps == 1:
+                    bufs[i].copy_(g)
+                else:
+                    bufs[i].mul_(self.momentum).add_(g)
+                g = g.add(bufs[i], alpha=self.momentum) if self.nesterov else bufs[i]
+            p.add_(g, alpha=-self.lr)
 
-    def _adam(self) -> None:
-        p, g = self.flat.flat, self.flat.grad
-        assert self.buf is not None and self.sq is not None
+    def _adam(
+        self, params: list[Tensor], grads: list[Tensor], bufs: list[Tensor], sqs: list[Tensor]
+    ) -> None:
         beta1, beta2 = self.betas
         if self.fused:
-            self.step_t += 1
             kernel = torch._fused_adam_ if self.name == "adam" else torch._fused_adamw_
             kernel(
-                [p],
-                [g],
-                [self.buf],
-                [self.sq],
+                params,
+                grads,
+                bufs,
+                sqs,
                 [],
-                [self.step_t],
+                [self.step_t] * len(params),  # read only
                 lr=self.lr,
                 beta1=beta1,
                 beta2=beta2,
@@ -176,14 +204,15 @@ class FlatOptimizer:
                 maximize=False,
             )
             return
-        if self.weight_decay:
-            if self.name == "adamw":
-                p.mul_(1 - self.lr * self.weight_decay)
-            else:
-                g = g.add(p, alpha=self.weight_decay)
-        self.buf.lerp_(g, 1 - beta1)
-        self.sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         bias1 = 1 - beta1**self.steps
         bias2_sqrt = math.sqrt(1 - beta2**self.steps)
-        denom = (self.sq.sqrt() / bias2_sqrt).add_(self.eps)
-        p.addcdiv_(self.buf, denom, value=-self.lr / bias1)
+        for p, g, m, v in zip(params, grads, bufs, sqs):
+            if self.weight_decay:
+                if self.name == "adamw":
+                    p.mul_(1 - self.lr * self.weight_decay)
+                else:
+                    g = g.add(p, alpha=self.weight_decay)
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / bias1)
