@@ -211,22 +211,40 @@ def _on_device(
     return x, (F.one_hot(y, n_classes).to(dtype) if loss == "mse" else y)
 
 
+# Evaluation runs over chunks of rows holding about this many numbers of activations: big
+# enough for efficient kernels, small enough to stay in cache and off fresh pages (one pass
+# over a whole 1347-image set at 16x16 allocated ~200 MB per layer, most of it page faults).
+EVAL_CHUNK = 1 << 20
+
+
 def evaluate(
     trainer: Trainer, splits: dict[str, tuple[Tensor, Tensor]], labels: dict[str, Tensor]
 ) -> dict[str, Tensor]:
-    """Loss (and accuracy) of every member on each named split, without dropout: (K,) each."""
+    """Loss (and accuracy) of every member on each named split, without dropout: (K,) each.
+
+    The rows are taken in chunks; each chunk's mean loss is weighted by its rows in float64.
+    """
     out = {}
+    rows = max(1, EVAL_CHUNK // trainer.model.per_sample_numel())
     with torch.no_grad():
         for split, (x, y) in splits.items():
-            if trainer.dense:  # unit-major, as in training: (K, C, n)
-                pred = trainer.outputs(x)
-                losses, _ = _dense.loss_and_grad(pred, y, trainer.loss, grad=False)
-                hits = pred.argmax(1)
-            else:
-                pred = trainer.model(x)  # (K, n, C)
-                losses = member_loss(pred, y, trainer.loss)
-                hits = pred.argmax(-1)
-            out[f"{split}_loss"] = losses.to(torch.float64)
+            n = x.shape[0]
+            total = torch.zeros(trainer.model.members, dtype=torch.float64, device=x.device)
+            hits = torch.zeros_like(total)
+            for start in range(0, n, rows):
+                xc, yc = x[start : start + rows], y[start : start + rows]
+                if trainer.dense:  # unit-major, as in training: (K, C, n)
+                    pred = trainer.outputs(xc)
+                    losses, _ = _dense.loss_and_grad(pred, yc, trainer.loss, grad=False)
+                    guess = pred.argmax(1)
+                else:
+                    pred = trainer.model(xc)  # (K, n, C)
+                    losses = member_loss(pred, yc, trainer.loss)
+                    guess = pred.argmax(-1)
+                total += losses.to(torch.float64) * len(xc)
+                if trainer.classify:
+                    hits += (guess == labels[split][start : start + rows]).sum(-1)
+            out[f"{split}_loss"] = total / n
             if trainer.classify:
-                out[f"{split}_acc"] = (hits == labels[split]).to(torch.float64).mean(-1)
+                out[f"{split}_acc"] = hits / n
     return out
