@@ -13,7 +13,8 @@ BAD_GRIDS = [
     (
         "[axes]\noptim.lrr = [0.1, 0.01]\n",
         "unitscope: error: bad.toml: [axes] unknown config key 'optim.lrr'. Did you mean "
-        "'optim.lr'? Keys of [optim]: name, lr, momentum, nesterov, betas, weight_decay, l1, l2, l1_mode.\n",
+        "'optim.lr'? Keys of [optim]: name, lr, momentum, nesterov, betas, weight_decay, l1, "
+        "l2, l1_mode.\n",
     ),
     (
         '[axes]\n"model.hidden" = []\n',
