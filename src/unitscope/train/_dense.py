@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..models import MLP
+from ..models._layers import linear_units
 
 aten = torch.ops.aten
 
@@ -87,17 +88,7 @@ class Dense:
         return Dense([w[start:stop] for w in self.weights], biases, self.act)
 
 
-def linear(w: Tensor, b: Tensor | None, inp: Tensor) -> Tensor:
-    """``w @ inp + b`` for every member, unit-major: -> (K, U, n).
-
-    w (K, U, d); b (K, U) or None; inp (n, d) shared by all members or (K, d, n).
-    """
-    K, U, d = w.shape
-    if inp.dim() == 2:  # shared: one (K*U, d) x (d, n) product
-        w2 = w.reshape(K * U, d)
-        z = w2 @ inp.t() if b is None else torch.addmm(b.reshape(K * U, 1), w2, inp.t())
-        return z.view(K, U, -1)
-    return torch.bmm(w, inp) if b is None else torch.baddbmm(b.unsqueeze(2), w, inp)
+linear = linear_units  # w (K, U, d), b, x (n, d) or (K, d, n) -> (K, U, n)
 
 
 def linear_backward(
