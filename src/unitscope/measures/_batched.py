@@ -17,6 +17,7 @@ import numpy as np
 
 from .._errors import UnitscopeError
 from ..record._meta import check_same_probe
+from ._blas import one_blas_thread
 from ._registry import check_options, get_measure
 from ._unit_measures import unit_groups
 from ._validate import (
@@ -70,8 +71,9 @@ def apply_measure(name: str, x: Any, y: Any, **options: Any) -> np.ndarray:
         return _linear_cka_batched(xa, ya, lead)
     xb, yb = np.broadcast_to(xa, lead + xa.shape[-2:]), np.broadcast_to(ya, lead + ya.shape[-2:])
     out = np.empty(lead)
-    for idx in np.ndindex(*lead):
-        out[idx] = measure.fn(xb[idx], yb[idx], **options)
+    with one_blas_thread():  # many small factorizations
+        for idx in np.ndindex(*lead):
+            out[idx] = measure.fn(xb[idx], yb[idx], **options)
     return out
 
 
@@ -130,7 +132,13 @@ def unit_summary(
     >>> s["distinct_units"].tolist()
     [[4.0, 4.0, 4.0], [4.0, 4.0, 4.0]]
     """
-    a = _batch_array(acts, "acts")
+    with one_blas_thread():  # one small SVD and correlation per (checkpoint, member)
+        return _unit_summary(_batch_array(acts, "acts"), weights, threshold, dead_threshold)
+
+
+def _unit_summary(
+    a: np.ndarray, weights: Any, threshold: float, dead_threshold: float
+) -> dict[str, np.ndarray]:
     lead = a.shape[:-2]
     centred = a - column_means(a)  # (..., n, U); constant units become exact zeros
     s = np.linalg.svd(centred, compute_uv=False)  # (..., min(n, U))
@@ -140,7 +148,7 @@ def unit_summary(
             f"{int(np.sum(total == 0))} element(s) are constant over samples: effective rank "
             "and participation ratio are NaN there.",
             DegenerateInputWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     with np.errstate(invalid="ignore", divide="ignore"):
         p = s / total[..., None]
