@@ -99,6 +99,18 @@ def bootstrap_interval(
     return Interval(value, float(lo), float(hi), n, level, "bootstrap")
 
 
+def pair_matrix(K: int, pairs: Sequence[tuple[int, int]], values: Any) -> list[list[float]]:
+    """A symmetric (K, K) matrix (as lists) from one value per pair of seeds; NaN elsewhere.
+
+    >>> pair_matrix(3, [(0, 1), (1, 2)], [0.5, 0.25])[1]
+    [0.5, nan, 0.25]
+    """
+    m = np.full((K, K), np.nan)
+    for (i, j), v in zip(pairs, np.asarray(values, dtype=np.float64)):
+        m[i, j] = m[j, i] = v
+    return m.tolist()
+
+
 def pair_interval(
     matrix: Any, *, level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0
 ) -> Interval:

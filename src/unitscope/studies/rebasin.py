@@ -21,7 +21,7 @@ from ..record import Recording
 from ..train import Config, fit, prepare_data
 from ._common import ProgressFn, Scale, config, part, pick
 from ._finding import Control, FigureSpec, Finding, Interval, Premise, StudyResult, Verdict
-from ._stats import LEVEL, N_BOOT, fmt_interval, pair_interval, worded
+from ._stats import LEVEL, N_BOOT, fmt_interval, pair_interval, pair_matrix, worded
 from ._stats import interval_verdict as decide
 
 NAME = "rebasin"
@@ -76,13 +76,6 @@ def conditions(scale: Scale) -> list[tuple[int, int]]:
     return [(w, 1) for w in widths] + [(middle, d) for d in depths if d > 1]
 
 
-def _matrix(K: int, pairs: list[tuple[int, int]], values: np.ndarray) -> list[list[float]]:
-    m = np.full((K, K), np.nan)
-    for (i, j), v in zip(pairs, values):
-        m[i, j] = m[j, i] = v
-    return m.tolist()
-
-
 def measure(rec: Recording, test: Any, seed: int = 0) -> dict[str, Any]:
     """Barriers before and after matching (and with REPAIR), a random-permutation control and
     the matched correlation, for every pair of members."""
@@ -100,13 +93,13 @@ def measure(rec: Recording, test: Any, seed: int = 0) -> dict[str, Any]:
         share = np.where(naive > 0, 1 - aligned / naive, np.nan)
         share_random = np.where(naive > 0, 1 - control / naive, np.nan)
     return {
-        "naive": _matrix(K, c.pairs, naive),
-        "aligned": _matrix(K, c.pairs, aligned),
-        "repaired": _matrix(K, c.pairs, c.repaired.barrier("test")),
-        "random": _matrix(K, c.pairs, control),
-        "share": _matrix(K, c.pairs, share),
-        "share_random": _matrix(K, c.pairs, share_random),
-        "matched_corr": _matrix(K, c.pairs, corr),
+        "naive": pair_matrix(K, c.pairs, naive),
+        "aligned": pair_matrix(K, c.pairs, aligned),
+        "repaired": pair_matrix(K, c.pairs, c.repaired.barrier("test")),
+        "random": pair_matrix(K, c.pairs, control),
+        "share": pair_matrix(K, c.pairs, share),
+        "share_random": pair_matrix(K, c.pairs, share_random),
+        "matched_corr": pair_matrix(K, c.pairs, corr),
         "test_acc": rec.curves["test_acc"][:, -1].tolist(),
     }
 

@@ -28,7 +28,7 @@ from ..record import Recording
 from ..train import Config, fit, prepare_data
 from ._common import ProgressFn, Scale, config, part, pick
 from ._finding import Control, FigureSpec, Finding, Interval, Premise, StudyResult, Verdict
-from ._stats import LEVEL, family_verdict, fmt_interval, pair_interval, worded
+from ._stats import LEVEL, family_verdict, fmt_interval, pair_interval, pair_matrix, worded
 from ._stats import interval_verdict as decide
 
 NAME = "spawn"
@@ -152,13 +152,6 @@ def different_inits(base: Config, K: int) -> Recording:
     )
 
 
-def _pair_matrix(K: int, pairs: list[tuple[int, int]], values: np.ndarray) -> np.ndarray:
-    m = np.full((K, K), np.nan)
-    for (i, j), v in zip(pairs, values):
-        m[i, j] = m[j, i] = v
-    return m
-
-
 def between_copies(rec: Recording, test: Any) -> dict[str, Any]:
     """Identity-order and matched correlation, test barrier and disagreement of every pair."""
     c = match.pairs(rec, method="weights", n_points=7, data={"test": (test.x, test.y)})
@@ -169,10 +162,10 @@ def between_copies(rec: Recording, test: Any) -> dict[str, Any]:
     unit, naive = c.units[LAYER], c.naive
     assert naive is not None  # barrier=True (the default) always draws the straight line
     return {
-        "identity": _pair_matrix(K, c.pairs, unit.unaligned.mean(-1)).tolist(),
-        "matched": _pair_matrix(K, c.pairs, unit.mean).tolist(),
-        "barrier": _pair_matrix(K, c.pairs, naive.barrier("test")).tolist(),
-        "disagreement": _pair_matrix(K, c.pairs, np.array(disagree)).tolist(),
+        "identity": pair_matrix(K, c.pairs, unit.unaligned.mean(-1)),
+        "matched": pair_matrix(K, c.pairs, unit.mean),
+        "barrier": pair_matrix(K, c.pairs, naive.barrier("test")),
+        "disagreement": pair_matrix(K, c.pairs, np.array(disagree)),
         "test_acc": rec.curves["test_acc"][:, -1].tolist(),
     }
 
