@@ -23,8 +23,10 @@ from ._curve import Curve
 from ._repair import preact_stats, repair_members
 
 LOSSES = ("auto", "cross_entropy", "mse")
-_BUDGET = 1 << 20  # activation elements per evaluated chunk of members (cache-sized: 1 << 25
-# made every chunk a pass over ~128 MB, twice as slow on the restarts study)
+# Activation elements per evaluated chunk of members: cache-sized chunks, run on one torch
+# thread. (Chunks of 1 << 25 made every pass ~128 MB; small chunks on two threads wait at
+# every kernel for the other thread: 20x slower on a busy 2-core machine.)
+_BUDGET = 1 << 20
 
 
 def interpolate(
@@ -154,13 +156,18 @@ def _evaluate_line(a, b, lambdas, splits, loss, stats) -> dict[str, np.ndarray]:
     chunk = max(1, _BUDGET // max(1, n_max * width * _spatial(a)))
     net = copy.deepcopy(a)
     rows: dict[str, list[Tensor]] = {}
-    for lo in range(0, P * T, chunk):
-        sl = slice(lo, min(lo + chunk, P * T))
-        net.load_params(line_params(a, b, lambdas, sl))
-        if stats is not None:
-            repair_members(net, stats, lambdas, sl)
-        for key, value in evaluate(net, splits, loss).items():
-            rows.setdefault(key, []).append(value)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for lo in range(0, P * T, chunk):
+            sl = slice(lo, min(lo + chunk, P * T))
+            net.load_params(line_params(a, b, lambdas, sl))
+            if stats is not None:
+                repair_members(net, stats, lambdas, sl)
+            for key, value in evaluate(net, splits, loss).items():
+                rows.setdefault(key, []).append(value)
+    finally:
+        torch.set_num_threads(threads)
     return {k: torch.cat(v).view(P, T).cpu().numpy() for k, v in rows.items()}
 
 
