@@ -130,7 +130,7 @@ def train_loop(
     }
 
     # ---- the trainer: flat buffer, optimizer, threads ------------------------------------
-    drop_seeds = torch.tensor(seeds["dropout"], device=device)
+    drop_seeds = torch.tensor(seeds["dropout"])  # on the host, where dropout keys are made
     threads = torch.get_num_threads()
     trainer = Trainer(
         model, cfg.optim, loss_name, cfg.model.dropout, drop_seeds, threads, classify=classify

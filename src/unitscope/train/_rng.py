@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -55,6 +56,28 @@ def _mix32_int32_(x: Tensor) -> Tensor:
     return x
 
 
+def _mix32_host(x: np.ndarray) -> np.ndarray:
+    """:func:`mix32` on a few host integers (uint64 numpy): the per-member keys, without a
+    dozen tiny device kernels per draw."""
+    x = x & _MASK32
+    for m in (_M1, _M2, _M3):
+        x = x ^ (x >> np.uint64(16))
+        x = (x * np.uint64(m)) & _MASK32
+    return x ^ (x >> np.uint64(15))
+
+
+@lru_cache(maxsize=64)
+def _seed_hashes(seeds: tuple[int, ...]) -> np.ndarray:
+    return _mix32_host(np.array(seeds, dtype=np.int64).astype(np.uint64))
+
+
+def member_keys(seeds: Tensor, counter: int) -> np.ndarray:
+    """The key of each member's draw number ``counter``: mix32(mix32(seed) ^ mix32(counter)),
+    (K,) uint64 on the host."""
+    c = _mix32_host(np.array([counter], dtype=np.uint64))
+    return _mix32_host(_seed_hashes(tuple(seeds.tolist())) ^ c)
+
+
 def _as_int32(x: Tensor) -> Tensor:
     """int64 values in [0, 2**32) -> int32 tensors with the same 32 bits."""
     return torch.where(x >= 2**31, x - 2**32, x).to(torch.int32)
@@ -76,11 +99,12 @@ def bits24(
     is (K, b, a): the same numbers, laid out transposed.
     """
     device = torch.device(device) if device is not None else seeds.device
-    key = mix32(mix32(seeds.to(device=device, dtype=torch.int64)) ^ mix32(torch.tensor(counter)))
+    key = member_keys(seeds, counter).astype(np.int64)  # (K,) in [0, 2**32)
+    key32 = torch.from_numpy(np.where(key >= 2**31, key - 2**32, key).astype(np.int32))
     index = _index_hash(math.prod(shape), device).view(shape)
     if transpose:
         index = index.t()
-    x = _as_int32(key).view(-1, *[1] * index.dim()) ^ index  # (K, *shape)
+    x = key32.to(device).view(-1, *[1] * index.dim()) ^ index  # (K, *shape)
     _mix32_int32_(x)
     x >>= 32 - BITS
     return x.bitwise_and_((1 << BITS) - 1)
@@ -90,7 +114,7 @@ def uniform(seeds: Tensor, counter: int, shape: tuple[int, ...], device=None) ->
     """Uniform [0, 1) numbers of shape (K, *shape), member k keyed by ``seeds[k]``.
 
     Args:
-        seeds: (K,) int64 member seeds.
+        seeds: (K,) int64 member seeds (best kept on the CPU: the keys are made there).
         counter: what distinguishes draws of the same member (step, layer, epoch...).
         shape: per-member shape.
     """

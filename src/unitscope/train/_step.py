@@ -36,10 +36,12 @@ def dropout_noise(p: float, seeds: Tensor, step: int):
     return apply
 
 
-def dense_masks(widths: list[int], p: float, seeds: Tensor, step: int, n: int) -> list[Tensor]:
+def dense_masks(
+    widths: list[int], p: float, seeds: Tensor, step: int, n: int, device: torch.device
+) -> list[Tensor]:
     """The masks of :func:`dropout_noise` for an MLP's hidden layers, unit-major (K, U, n)."""
     return [
-        _rng.keep_mask(seeds, _rng.counter(2, step, i), (n, u), p, seeds.device, transpose=True)
+        _rng.keep_mask(seeds, _rng.counter(2, step, i), (n, u), p, device, transpose=True)
         for i, u in enumerate(widths)
     ]
 
@@ -59,7 +61,7 @@ class Trainer:
         optim: the ``optim`` section of the config.
         loss: ``cross_entropy`` or ``mse``.
         dropout: the dropout probability of the hidden layers.
-        drop_seeds: (K,) dropout seeds.
+        drop_seeds: (K,) dropout seeds, on the CPU (dropout keys are made on the host).
         threads: CPU threads; an MLP on the CPU splits its members into this many groups.
         classify: whether the task is classification (evaluation reports accuracy).
     """
@@ -129,7 +131,7 @@ class Trainer:
             if x.dim() == 3:  # one batch per member
                 x, y = x[a:b], y[a:b]
         n = x.shape[-2]
-        masks = dense_masks(self.widths, self.p, seeds, step, n) if self.p else None
+        masks = dense_masks(self.widths, self.p, seeds, step, n, x.device) if self.p else None
         out, layers = _dense.forward(net, x, masks, self.p)  # (K, C, n)
         losses, g = _dense.loss_and_grad(out, y, self.loss)
         _dense.backward(net, x, layers, g, grads)
