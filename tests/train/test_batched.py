@@ -103,9 +103,10 @@ def test_each_seed_source_changes_only_its_randomness(source):
     assert np.abs(w[-1, 0] - w[-1, 1]).max() > 1e-4
 
 
-@pytest.mark.parametrize("case", ["mlp sgd minibatch dropout", "mlp adam regression"])
+@pytest.mark.parametrize("case", list(CASES))
 def test_members_split_over_threads_train_as_one_group(case, monkeypatch):
-    """With 2 threads an MLP's members train in two groups, one per thread (train/_step.py)."""
+    """With 2 threads the members train in two groups, one per thread (train/_step.py): an
+    MLP's by hand on slices, a CNN's by autograd on views of the flat buffer."""
     seen = []
 
     def groups(members: int, threads: int) -> list[tuple[int, int]]:
@@ -121,5 +122,5 @@ def test_members_split_over_threads_train_as_one_group(case, monkeypatch):
     pairs += [(one.acts[n], two.acts[n]) for n in one.acts]
     pairs += [(one.curves[n], two.curves[n]) for n in one.curves]
     assert max(float(np.abs(a - b).max()) for a, b in pairs) <= FLOAT64_TOL
-    moved = one.params["hidden.0.weight"][-1] - one.params["hidden.0.weight"][0]
-    assert np.abs(moved).max() > 1e-2
+    first = one.params[next(iter(one.params))]  # the first layer's weights (T, K, ...)
+    assert np.abs(first[-1] - first[0]).max() > 1e-2  # trained: the comparison can fail

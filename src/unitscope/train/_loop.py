@@ -238,7 +238,7 @@ def evaluate(
                     losses, _ = _dense.loss_and_grad(pred, yc, trainer.loss, grad=False)
                     guess = pred.argmax(1)
                 else:
-                    pred = trainer.model(xc)  # (K, n, C)
+                    pred = trainer.outputs(xc)  # (K, n, C)
                     losses = member_loss(pred, yc, trainer.loss)
                     guess = pred.argmax(-1)
                 total += losses.to(torch.float64) * len(xc)

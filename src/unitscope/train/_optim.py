@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +51,6 @@ class FlatParams:
         self.n_weights = sum(p.numel() for n, p in ordered if n.endswith(".weight"))
         self.params: list[nn.Parameter] = []
         self.grads: dict[str, Tensor] = {}
-        self._slots: list[Tensor] = []
         self._spans: list[tuple[int, int, int]] = []  # (start, numel per member, is weight)
         start = 0
         for name, p in ordered:
@@ -63,7 +61,6 @@ class FlatParams:
             p.data = view
             self.params.append(p)
             self.grads[name] = self.grad[start:stop].view_as(p)
-            self._slots.append(self.grads[name])
             start = stop
 
     def ranges(self, members: tuple[int, int] | None = None, weights: bool = False) -> list[slice]:
@@ -85,15 +82,6 @@ class FlatParams:
     @property
     def weight_grad(self) -> Tensor:
         return self.grad[: self.n_weights]
-
-    def take(self, grads: Sequence[Tensor | None]) -> None:
-        """Copy autograd's gradients (in ``self.params`` order) into ``grad``; a gradient
-        already written in its slot, or one that is None (no path), is left / zeroed."""
-        for slot, g in zip(self._slots, grads):
-            if g is None:
-                slot.zero_()
-            elif g.data_ptr() != slot.data_ptr():
-                slot.copy_(g)
 
 
 class FlatOptimizer:

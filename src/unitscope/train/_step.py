@@ -6,19 +6,23 @@ copied into the flat buffer. The L1 / L2 penalties act on the flat gradient of t
 optimizer updates the whole buffer at once (``_optim``). Nothing here loops over members, and
 nothing waits for the device: the step is the same handful of kernels whatever K is.
 
-With several CPU threads an MLP's members are split into as many groups, one per thread, and
-each thread runs its group's whole step (forward, backward, penalties, update) with one-thread
-kernels: the threads meet once a step, instead of at each of the step's ~30 small kernels,
-which is what PyTorch's own threads do and what costs most on small models or a busy machine.
-Members are independent, so the numbers are those of one group of all members.
+With several CPU threads the members are split into as many groups, one per thread, and each
+thread runs its group's whole step (forward, backward, penalties, update) with one-thread
+kernels: the threads meet once a step, instead of at each of the step's kernels, which is
+what PyTorch's own threads do and what costs most on small models or a busy machine (a CNN
+step on two busy cores ran 6x slower with PyTorch's threads than with one). An MLP's group
+is a slice of its tensors; any other model's is a copy of the model whose parameters are
+views of its members' slices of the flat buffer. Members are independent, so the numbers are
+those of one group of all members.
 """
 
 from __future__ import annotations
 
+import copy
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..models import MLP, UnitModel
 from . import _dense, _rng
@@ -51,6 +55,25 @@ def member_groups(members: int, threads: int) -> list[tuple[int, int]]:
     n = max(1, min(threads, members))
     cuts = [round(i * members / n) for i in range(n + 1)]
     return list(zip(cuts[:-1], cuts[1:]))
+
+
+def member_view(model: UnitModel, start: int, stop: int) -> UnitModel:
+    """A copy of ``model`` holding members ``start:stop`` whose parameters are views of the
+    model's: an update of the model's parameters is one of the view's."""
+    own = dict(model.named_parameters())
+
+    def clone(module: nn.Module, prefix: str) -> nn.Module:
+        new = copy.copy(module)  # shallow; its parameters and children replaced below
+        new._parameters = {
+            k: None if p is None else nn.Parameter(own[prefix + k].data[start:stop])
+            for k, p in module._parameters.items()
+        }
+        new._modules = {
+            k: None if m is None else clone(m, f"{prefix}{k}.") for k, m in module._modules.items()
+        }
+        return new
+
+    return clone(model, "")  # type: ignore[return-value]
 
 
 class Trainer:
@@ -95,13 +118,15 @@ class Trainer:
         self.shrink = optim.lr * optim.l1 if proximal else 0.0  # proximal: soft-threshold
         self.dense = isinstance(model, MLP)
         on_cpu = self.flat.flat.device.type == "cpu"
-        self.groups = member_groups(model.members, threads if self.dense and on_cpu else 1)
+        self.groups = member_groups(model.members, threads if on_cpu else 1)
         self.pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
         if self.dense:
             assert isinstance(model, MLP)
             self.net = _dense.Dense.of(model)
             self.grads = _dense.Dense.of(model, self.flat.grads)
             self.widths = list(model.spec["hidden"])
+        else:  # one model per group, its parameters views of the group's slices
+            self.views = [member_view(model, a, b) for a, b in self.groups]
 
     def close(self) -> None:
         """Stop the worker threads (if any)."""
@@ -112,13 +137,10 @@ class Trainer:
         """One update from the batch x (n, ...) shared or (K, n, ...); returns the members'
         losses (K,) before the update."""
         self.opt.advance()
-        if not self.dense:
-            losses = self._autograd(x, y, step)
-            self._update(None)
-            return losses
+        work = self._group if self.dense else self._autograd
         if self.pool is None:
-            return self._group(x, y, step, None)
-        futures = [self.pool.submit(self._group, x, y, step, g) for g in self.groups]
+            return work(x, y, step, None)
+        futures = [self.pool.submit(work, x, y, step, g) for g in self.groups]
         return torch.cat([f.result() for f in futures])
 
     @torch.no_grad()
@@ -138,24 +160,43 @@ class Trainer:
         self._update(group)
         return losses
 
-    @torch.no_grad()
     def outputs(self, x: Tensor) -> Tensor:
-        """An MLP's outputs (K, C, n), unit-major, without dropout; x (n, d) shared."""
+        """Outputs without dropout for x (n, ...) shared: an MLP's unit-major (K, C, n), any
+        other model's (K, n, C)."""
         if self.pool is None:
-            return _dense.forward(self.net, x)[0]
-        parts = [self.pool.submit(self._outputs, x, g) for g in self.groups]
+            return self._outputs(x, None)
+        parts = [self.pool.submit(self._outputs, x, g) for g in range(len(self.groups))]
         return torch.cat([f.result() for f in parts])
 
     @torch.no_grad()
-    def _outputs(self, x: Tensor, group: tuple[int, int]) -> Tensor:
-        return _dense.forward(self.net.members(*group), x)[0]
+    def _outputs(self, x: Tensor, group: int | None) -> Tensor:
+        if self.dense:
+            net = self.net if group is None else self.net.members(*self.groups[group])
+            return _dense.forward(net, x)[0]
+        return (self.model if group is None else self.views[group])(x)
 
-    def _autograd(self, x: Tensor, y: Tensor, step: int) -> Tensor:
-        """The gradients of any model by autograd, copied into the flat buffer."""
-        noise = dropout_noise(self.p, self.drop_seeds, step) if self.p else None
-        losses = member_loss(self.model(x, noise), y, self.loss)  # (K,)
-        grads = torch.autograd.grad(losses.sum(), self.flat.params, allow_unused=True)
-        self.flat.take(grads)
+    def _autograd(self, x: Tensor, y: Tensor, step: int, group: tuple[int, int] | None) -> Tensor:
+        """The gradients of members ``group`` (all: None) by autograd, copied into the flat
+        buffer, then their update; returns their losses."""
+        model, seeds, a, b = self.model, self.drop_seeds, 0, self.model.members
+        if group is not None:
+            a, b = group
+            model, seeds = self.views[self.groups.index(group)], seeds[a:b]
+            if x.dim() == 5:  # one batch per member (K, n, C, H, W)
+                x, y = x[a:b], y[a:b]
+        noise = dropout_noise(self.p, seeds, step) if self.p else None
+        names, params = zip(*model.named_parameters())
+        with torch.enable_grad():
+            losses = member_loss(model(x, noise), y, self.loss)  # (K,)
+            found = torch.autograd.grad(losses.sum(), params, allow_unused=True)
+        with torch.no_grad():
+            for name, g in zip(names, found):
+                slot = self.flat.grads[name][a:b]
+                if g is None:
+                    slot.zero_()
+                elif g.data_ptr() != slot.data_ptr():
+                    slot.copy_(g)
+        self._update(group)
         return losses.detach()
 
     @torch.no_grad()
