@@ -119,7 +119,7 @@ class Trainer:
         self.dense = isinstance(model, MLP)
         on_cpu = self.flat.flat.device.type == "cpu"
         self.groups = member_groups(model.members, threads if on_cpu else 1)
-        self.pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
+        self.pool = ThreadPoolExecutor(len(self.groups) - 1) if len(self.groups) > 1 else None
         if self.dense:
             assert isinstance(model, MLP)
             self.net = _dense.Dense.of(model)
@@ -140,8 +140,9 @@ class Trainer:
         work = self._group if self.dense else self._autograd
         if self.pool is None:
             return work(x, y, step, None)
-        futures = [self.pool.submit(work, x, y, step, g) for g in self.groups]
-        return torch.cat([f.result() for f in futures])
+        futures = [self.pool.submit(work, x, y, step, g) for g in self.groups[1:]]
+        first = work(x, y, step, self.groups[0])  # this thread takes a group too
+        return torch.cat([first, *(f.result() for f in futures)])
 
     @torch.no_grad()
     def _group(self, x: Tensor, y: Tensor, step: int, group: tuple[int, int] | None) -> Tensor:
@@ -165,8 +166,9 @@ class Trainer:
         other model's (K, n, C)."""
         if self.pool is None:
             return self._outputs(x, None)
-        parts = [self.pool.submit(self._outputs, x, g) for g in range(len(self.groups))]
-        return torch.cat([f.result() for f in parts])
+        parts = [self.pool.submit(self._outputs, x, g) for g in range(1, len(self.groups))]
+        first = self._outputs(x, 0)
+        return torch.cat([first, *(f.result() for f in parts)])
 
     @torch.no_grad()
     def _outputs(self, x: Tensor, group: int | None) -> Tensor:
