@@ -51,7 +51,7 @@ class FlatParams:
         self.n_weights = sum(p.numel() for n, p in ordered if n.endswith(".weight"))
         self.params: list[nn.Parameter] = []
         self.grads: dict[str, Tensor] = {}
-        self._spans: list[tuple[int, int, int]] = []  # (start, numel per member, is weight)
+        self._spans: list[tuple[int, int, bool]] = []  # (start, numel per member, is weight)
         start = 0
         for name, p in ordered:
             stop = start + p.numel()
@@ -77,11 +77,8 @@ class FlatParams:
 
     @property
     def weights(self) -> Tensor:
+        """(n_weights,) every weight (not bias) of every member."""
         return self.flat[: self.n_weights]
-
-    @property
-    def weight_grad(self) -> Tensor:
-        return self.grad[: self.n_weights]
 
 
 class FlatOptimizer:
