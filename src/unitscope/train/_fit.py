@@ -93,13 +93,26 @@ def cpu_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def step_macs(model: UnitModel, batch: int) -> int:
+    """Multiply-adds of one forward pass over a batch, all members: each weight once per
+    sample, a conv layer's once per output position."""
+    if not isinstance(model, SmallCNN):
+        return sum(p.numel() for p in model.parameters()) * batch
+    h, w = model.spec["image_size"]
+    total = 0
+    for layer in model.conv:
+        total += layer.weight.numel() * h * w  # padding k // 2: the size is kept
+        if model.pool != "none":
+            h, w = h // 2, w // 2
+    return (total + model.out.weight.numel()) * batch
+
+
 def auto_threads(config: Config, model: UnitModel, n_train: int) -> int:
     """``train.threads``, or 1 when a step is small (a few million multiply-adds)."""
     if config.train.threads:
         return config.train.threads
     batch = config.train.batch_size or n_train
-    work = sum(p.numel() for p in model.parameters()) * batch
-    return 1 if work < SMALL_STEP else torch.get_num_threads()
+    return 1 if step_macs(model, batch) < SMALL_STEP else torch.get_num_threads()
 
 
 def fit(
