@@ -101,7 +101,8 @@ def step_macs(model: UnitModel, batch: int) -> int:
     h, w = model.spec["image_size"]
     total = 0
     for layer in model.conv:
-        total += layer.weight.numel() * h * w  # padding k // 2: the size is kept
+        weight: torch.Tensor = layer.weight  # type: ignore[assignment]
+        total += weight.numel() * h * w  # padding k // 2: the size is kept
         if model.pool != "none":
             h, w = h // 2, w // 2
     return (total + model.out.weight.numel()) * batch
