@@ -7,7 +7,7 @@ The trainer's own stopwatch (``unitscope._timing``) splits every ``fit`` into
 training steps (forward, backward, optimizer), recording (weights and activations at the
 checkpoints) and evaluation (loss and accuracy curves); the rest of ``fit`` is set-up (data,
 initialization, assembling the Recording). Every public function of ``unitscope.measures``
-and ``unitscope.match`` counts as measures/matching and of ``unitscope.views`` as figures,
+counts as measures, of ``unitscope.match`` as matching and of ``unitscope.views`` as figures,
 wherever a study calls it from. What is left is the study's own code (statistics, verdicts,
 figure specs). Sections nest; time goes to the innermost one, so nothing counts twice.
 """
@@ -26,13 +26,15 @@ SECTIONS = {  # section -> where its time is measured
     "record": "weights and activations at the checkpoints (trainer stopwatch)",
     "evaluate": "loss and accuracy curves (trainer stopwatch)",
     "fit setup": "the rest of fit: data, init, the Recording",
-    "measures": "unitscope.measures and unitscope.match, called from anywhere",
+    "measures": "unitscope.measures, called from anywhere",
+    "matching": "unitscope.match, called from anywhere: aligning networks, the lines "
+    "between them, stitching",
     "figures": "unitscope.views, called from anywhere",
     "study": "the study's own code: statistics, verdicts, figure specs",
 }
 WRAPPED = {
     "unitscope.measures": "measures",
-    "unitscope.match": "measures",
+    "unitscope.match": "matching",
     "unitscope.views": "figures",
 }
 

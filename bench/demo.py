@@ -58,11 +58,12 @@ def run_study(name: str, scale: str, profile: bool = False) -> dict:
 
 def print_profile(rows: list[tuple[str, dict]], scale: str, cpu: bool = False) -> None:
     """Each study's time split into sections (wall or CPU seconds; see bench/_profile.py),
-    and recording + measures as a share of the study's time (issue 16: at most 15%)."""
+    and recording + measures as a share of the study's time (issue 16: at most 15%), then
+    with matching (aligning networks, evaluating the lines between them, stitching) too."""
     sections = list(rows[0][1]["split"])
     clock = "cpu" if cpu else "wall"
     print(f"\n{'study (' + scale + ', ' + clock + ' s)':<22} {'wall':>7} {'cpu':>7} ", end="")
-    print(" ".join(f"{s:>9}" for s in sections) + f" {'rec+meas':>9}")
+    print(" ".join(f"{s:>9}" for s in sections) + f" {'rec+meas':>9} {'+matching':>9}")
     sums = dict.fromkeys(["total", "cpu", *sections], 0.0)
     for name, r in [*rows, ("all studies", None)]:
         if r is None:
@@ -74,9 +75,13 @@ def print_profile(rows: list[tuple[str, dict]], scale: str, cpu: bool = False) -
             sums["cpu"] += r["cpu_s"]
             for s in sections:
                 sums[s] += secs[s]
-        share = (secs["record"] + secs["measures"]) / max(r["cpu_s" if cpu else "seconds"], 1e-9)
+        whole = max(r["cpu_s" if cpu else "seconds"], 1e-9)
+        share = (secs["record"] + secs["measures"]) / whole
+        more = share + secs["matching"] / whole
         cells = " ".join(f"{secs[s]:>9.1f}" for s in sections)
-        print(f"{name:<22} {r['seconds']:>7.1f} {r['cpu_s']:>7.1f} {cells} {share:>9.0%}")
+        print(
+            f"{name:<22} {r['seconds']:>7.1f} {r['cpu_s']:>7.1f} {cells} {share:>9.0%} {more:>9.0%}"
+        )
     whole = max(sums["cpu" if cpu else "total"], 1e-9)
     cells = " ".join(f"{sums[s] / whole:>9.0%}" for s in sections)
     print(f"{'share of all':<22} {'':>7} {'':>7} {cells}")

@@ -58,6 +58,16 @@ def test_untrained_null_is_the_step_zero_network(mlp_rec):
         compare(mlp_rec, null="untrainde")
 
 
+def test_no_null_leaves_the_matching_as_it_is(mlp_rec):
+    shuffled = compare(mlp_rec, barrier=False)
+    none = compare(mlp_rec, barrier=False, null="none")
+    for layer, m in none.units.items():
+        assert np.isnan(m.null).all() and not np.isnan(shuffled.units[layer].null).any()
+        np.testing.assert_array_equal(m.perm, shuffled.units[layer].perm)
+        np.testing.assert_array_equal(m.matched, shuffled.units[layer].matched)
+        np.testing.assert_array_equal(none.perms[layer], shuffled.perms[layer])
+
+
 def test_two_recordings_pair_member_k_with_member_k(mlp_rec, mlp_config):
     other = fit(mlp_config.override({"seeds.init": [7, 8, 9]}))
     c = compare(mlp_rec, other, barrier=False)

@@ -100,6 +100,29 @@ def test_unit_summary_matches_the_single_matrix_functions():
     assert over_recording("spread_max", rec, "h").shape == (T, K)
 
 
+def test_distinct_units_of_a_stack_equal_the_single_matrix_count():
+    """The batched group count (one graph for all slices) against unit_groups slice by slice,
+    on slices with duplicates up to sign and scale, a chain a~b~c whose ends are below the
+    threshold, dead and constant units, and magnitudes of 1e200 and 1e-300."""
+    rng = np.random.default_rng(11)
+    acts = rng.standard_normal((3, 5, 60, 9))
+    acts[..., 1] = -3.0 * acts[..., 0]  # a duplicate up to sign and scale
+    base = rng.standard_normal((3, 5, 60))
+    step = 0.12 * rng.standard_normal((3, 5, 60))
+    acts[..., 2], acts[..., 3], acts[..., 4] = base, base + step, base + 2 * step  # a chain
+    acts[0, :, :, 5] = 0.0  # dead
+    acts[1, :, :, 5:7] = 2.5  # two constant units: one group
+    acts[2, 1] *= 1e200
+    acts[2, 2] *= 1e-300
+    s = unit_summary(acts, threshold=0.99)
+    expected = [[distinct_units(acts[t, k], threshold=0.99) for k in range(5)] for t in range(3)]
+    np.testing.assert_array_equal(s["distinct_units"], np.array(expected, dtype=np.float64))
+    assert s["distinct_units"][0, 0] == 6  # 9 units - the duplicate - the chain's two links
+    scaled = unit_summary(acts[2, 0] * 1e200)
+    for key in ("effective_rank", "participation_ratio", "distinct_units"):
+        assert scaled[key] == pytest.approx(unit_summary(acts[2, 0])[key], rel=1e-12), key
+
+
 def test_constant_elements_are_nan_with_one_warning():
     acts = np.random.default_rng(5).standard_normal((2, 10, 3))
     acts[1] = 4.0

@@ -27,7 +27,7 @@ from ._interpolate import interpolate
 from ._permute import Perms, permute
 from ._weights import WeightMatch, weights
 
-NULLS = ("shuffle", "untrained")
+NULLS = ("shuffle", "untrained", "none")
 CURVES = ("naive", "aligned", "repaired")
 
 
@@ -166,8 +166,10 @@ def compare(
         n_points: points on each line.
         repair: also compute the aligned curve with REPAIR.
         seed: seed of the weight-matching layer order and of the null's row shuffle.
-        null: the activation-matching null: ``"shuffle"`` (B's probe rows shuffled) or
-            ``"untrained"`` (B's members at the step-0 checkpoint, before training).
+        null: the activation-matching null: ``"shuffle"`` (B's probe rows shuffled),
+            ``"untrained"`` (B's members at the step-0 checkpoint, before training), or
+            ``"none"`` (no null: its correlations are NaN; one Hungarian matching per pair
+            and layer less).
         data: ``{"train": (x, y), "test": (x, y)}`` to use instead of the recording's data.
         factory: for a recording of your own torch networks (``Recording.from_models``):
             the function that builds one (or ``"pkg.module:factory"``), needed for weight
@@ -237,11 +239,12 @@ def compare(
 
 
 def _null_model(rec: Recording, members: list[int], null: str) -> Any:
-    """``"shuffle"`` as is, or B's untrained members for ``"untrained"``."""
+    """``"shuffle"`` as is, None for ``"none"``, or B's untrained members for
+    ``"untrained"``."""
     if null not in NULLS:
         raise unknown_name("null", null, NULLS)
-    if null == "shuffle":
-        return null
+    if null in ("shuffle", "none"):
+        return None if null == "none" else null
     if int(rec.steps[0]) != 0:
         raise UnitscopeError(
             f"null='untrained' needs the step-0 checkpoint, but the first checkpoint is step "

@@ -265,9 +265,10 @@ def _stack(curves: list[Curve]) -> Curve:
 
 
 def _null(rec: Recording, layer: str, members: list[int], null: str) -> Any:
-    """``"shuffle"``, or B's members' activations at step 0 for ``"untrained"``."""
-    if null == "shuffle":
-        return null
+    """``"shuffle"``, None for ``"none"``, or B's members' activations at step 0 for
+    ``"untrained"``."""
+    if null in ("shuffle", "none"):
+        return None if null == "none" else null
     if int(rec.steps[0]) != 0:
         raise UnitscopeError(
             f"null='untrained' needs the step-0 checkpoint, but the first checkpoint is step "

@@ -19,12 +19,13 @@ from .._errors import UnitscopeError
 from ..record._meta import check_same_probe
 from ._blas import one_blas_thread
 from ._registry import check_options, get_measure
-from ._unit_measures import unit_groups
+from ._unit_measures import group_counts
 from ._validate import (
     DegenerateInputWarning,
     check_finite,
     choice,
     column_means,
+    in_unit_interval,
     rescaled_slices,
     to_numpy,
 )
@@ -140,7 +141,8 @@ def _unit_summary(
     a: np.ndarray, weights: Any, threshold: float, dead_threshold: float
 ) -> dict[str, np.ndarray]:
     lead = a.shape[:-2]
-    centred = a - column_means(a)  # (..., n, U); constant units become exact zeros
+    # (..., n, U); constant units become exact zeros; each slice scaled into range
+    centred = rescaled_slices(a - column_means(a))
     s = np.linalg.svd(centred, compute_uv=False)  # (..., min(n, U))
     total = s.sum(axis=-1)
     if np.any(total == 0.0):
@@ -160,9 +162,8 @@ def _unit_summary(
                 total > 0, lam.sum(axis=-1) ** 2 / (lam * lam).sum(axis=-1), np.nan
             ),
         }
-    flat = a.reshape(-1, *a.shape[-2:])
-    groups = [unit_groups(m, threshold=threshold).max() + 1 for m in flat]
-    out["distinct_units"] = np.asarray(groups, dtype=np.float64).reshape(lead)
+    t = in_unit_interval("threshold", threshold, low_open=True, high_open=False)
+    out["distinct_units"] = group_counts(centred, t)
     out["dead_units"] = np.sum(np.all(a <= dead_threshold, axis=-2), axis=-1).astype(np.float64)
     if weights is not None:
         out.update(_spread(weights, lead))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .._errors import UnitscopeError
@@ -177,16 +178,42 @@ def unit_groups(x: Any, *, threshold: float = 0.99) -> np.ndarray:
     """
     t = in_unit_interval("threshold", threshold, low_open=True, high_open=False)
     xa = centred(matrix(x, "x", rescale=True))
-    norms = np.linalg.norm(xa, axis=0)
-    live = norms > 0
-    adj = np.zeros((xa.shape[1], xa.shape[1]), dtype=bool)
-    z = xa[:, live] / norms[live]
-    adj[np.ix_(live, live)] = np.abs(z.T @ z) >= t
-    adj[np.ix_(~live, ~live)] = True
-    _, raw = connected_components(adj, directed=False)
+    _, raw = connected_components(same_unit_graph(xa[None], t)[0], directed=False)
     _, first = np.unique(raw, return_index=True)
     order = np.argsort(np.argsort(first))  # relabel groups by their first unit
     return order[raw].astype(np.int64)
+
+
+def same_unit_graph(c: np.ndarray, threshold: float) -> np.ndarray:
+    """(B, U, U) bool adjacency of :func:`unit_groups` for each centred (B, n, U) slice:
+    live units joined where ``|corr| ≥ threshold``, constant units (all-zero columns) joined
+    to each other."""
+    norms = np.linalg.norm(c, axis=-2)  # (B, U)
+    live = norms > 0
+    z = c / np.where(live, norms, 1.0)[:, None, :]
+    close = np.abs(np.swapaxes(z, -1, -2) @ z) >= threshold
+    both_live = live[:, :, None] & live[:, None, :]
+    both_dead = ~live[:, :, None] & ~live[:, None, :]
+    return (close & both_live) | both_dead
+
+
+def group_counts(c: np.ndarray, threshold: float) -> np.ndarray:
+    """Number of :func:`unit_groups` of each centred, in-range (..., n, U) float64 slice —
+    all slices at once: batched correlation products and one connected-components pass
+    over a block-diagonal graph per batch of slices (components never cross slices)."""
+    lead, (n, U) = c.shape[:-2], c.shape[-2:]
+    flat = c.reshape(-1, n, U)
+    counts = np.empty(flat.shape[0], dtype=np.float64)
+    step = max(1, (1 << 22) // (U * U + n * U))  # slices per batch: ~4M elements
+    for lo in range(0, flat.shape[0], step):
+        adj = same_unit_graph(flat[lo : lo + step], threshold)
+        m = adj.shape[0]
+        b, i, j = np.nonzero(adj)
+        graph = csr_matrix((np.ones(b.size, dtype=bool), (b * U + i, b * U + j)), (m * U,) * 2)
+        _, labels = connected_components(graph, directed=False)
+        ordered = np.sort(labels.reshape(m, U), axis=1)
+        counts[lo : lo + m] = 1 + np.count_nonzero(np.diff(ordered, axis=1), axis=1)
+    return counts.reshape(lead)
 
 
 def distinct_units(x: Any, *, threshold: float = 0.99) -> int:

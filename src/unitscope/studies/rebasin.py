@@ -80,7 +80,7 @@ def measure(rec: Recording, test: Any, seed: int = 0) -> dict[str, Any]:
     """Barriers before and after matching (and with REPAIR), a random-permutation control and
     the matched correlation, for every pair of members."""
     data = {"test": (test.x, test.y)}
-    c = match.pairs(rec, method="weights", repair=True, n_points=N_POINTS, data=data)
+    c = match.pairs(rec, method="weights", repair=True, n_points=N_POINTS, data=data, null="none")
     assert c.naive is not None and c.aligned is not None and c.repaired is not None
     K = rec.members
     model_a = rec.model(-1, members=[i for i, _ in c.pairs])

@@ -269,6 +269,12 @@ def curves(comp: Comparison) -> tuple[Curve, Curve]:
     return comp.naive, comp.aligned
 
 
+def test_split(rec: Recording) -> dict[str, Any]:
+    """The recording's test split alone: every barrier and curve of the study is on test
+    data, so the train split is not evaluated along the lines."""
+    return {"test": recording_data(rec)["test"]}
+
+
 def _pair_part(rec: Recording, comp: Comparison) -> dict[str, Any]:
     return {"K": rec.members, "pairs": [list(p) for p in comp.pairs]}
 
@@ -276,12 +282,12 @@ def _pair_part(rec: Recording, comp: Comparison) -> dict[str, Any]:
 def seeds_numbers(rec: Recording, same: Recording, scale: Scale) -> dict[str, Any]:
     """Every pairwise number of the K seeds, their untrained state, the random-permutation
     barrier and the same-seed control."""
-    comp = pairs(rec, method="weights", n_points=n_points(scale))
+    data = test_split(rec)
+    comp = pairs(rec, method="weights", n_points=n_points(scale), data=data, null="none")
     naive_curve, aligned_curve = curves(comp)
-    untrained = pairs(rec, step=0, method="activations", barrier=False)
+    untrained = pairs(rec, step=0, method="activations", barrier=False, null="none")
     raw, aligned = weight_distances(rec, comp)
     a, b = _models(rec, comp)
-    data = recording_data(rec)
     shuffled = interpolate(
         a,
         permute(b, random_perms(b, seed=1)),
@@ -322,7 +328,7 @@ def seeds_numbers(rec: Recording, same: Recording, scale: Scale) -> dict[str, An
             ).tolist(),
         },
     }
-    c_same = pairs(same, method="weights", barrier=False)
+    c_same = pairs(same, method="weights", barrier=False, null="none")
     out["same_seed"] = {
         **_pair_part(same, c_same),
         "distance_aligned": weight_distances(same, c_same)[1].tolist(),
@@ -335,7 +341,9 @@ def source_numbers(rec: Recording, scale: Scale) -> dict[str, Any]:
     """Same-position and matched correlation (mean over layers) and the barriers of every
     pair of a run in which one randomness source varies; the same-position correlation
     after relabelling every member's units at random (the control)."""
-    comp = pairs(rec, method="weights", n_points=n_points(scale))
+    comp = pairs(
+        rec, method="weights", n_points=n_points(scale), data=test_split(rec), null="none"
+    )
     naive_curve, aligned_curve = curves(comp)
     rng = np.random.default_rng(0)
     layers = list(comp.units)
