@@ -341,9 +341,7 @@ def source_numbers(rec: Recording, scale: Scale) -> dict[str, Any]:
     """Same-position and matched correlation (mean over layers) and the barriers of every
     pair of a run in which one randomness source varies; the same-position correlation
     after relabelling every member's units at random (the control)."""
-    comp = pairs(
-        rec, method="weights", n_points=n_points(scale), data=test_split(rec), null="none"
-    )
+    comp = pairs(rec, method="weights", n_points=n_points(scale), data=test_split(rec), null="none")
     naive_curve, aligned_curve = curves(comp)
     rng = np.random.default_rng(0)
     layers = list(comp.units)
