@@ -28,6 +28,12 @@ def _umask() -> int:
     return mask
 
 
+def folder_mode() -> int:
+    """The mode a new folder gets from ``mkdir``: 0777 minus the umask (``tempfile.mkdtemp``
+    gives 0700, which would hide a saved recording from the rest of a group)."""
+    return 0o777 & ~_umask()
+
+
 _WHAT_TO_DO = {
     errno.ENOSPC: "free some disk space or write elsewhere",
     errno.EDQUOT: "free some of your disk quota or write elsewhere",

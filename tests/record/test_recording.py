@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -49,6 +51,19 @@ def test_save_load_round_trip(rec, tmp_path):
     back = Recording.load(tmp_path / "r")
     assert back.identical(rec)
     assert back.meta == rec.meta
+
+
+def test_a_saved_recording_has_the_usual_permissions(rec, tmp_path):
+    """The folder gets 0777 and its files 0666 minus the umask, as mkdir and open give (not
+    the 0700 of the temporary folder it is written in)."""
+    old = os.umask(0o027)
+    try:
+        rec.save(tmp_path / "r")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r").stat().st_mode) == 0o750
+    for f in (tmp_path / "r").iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o640, f.name
 
 
 def test_save_refuses_existing_folder(rec, tmp_path):

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
-from .._files import write_error
+from .._files import folder_mode, write_error
 from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._meta import RecordingMeta, check_same_probe
 from ._validate import check_header, check_loaded
@@ -406,6 +406,7 @@ class Recording:
             parent.mkdir(parents=True, exist_ok=True)
             clean_stale_temps(parent, folder.name)
             tmp = Path(tempfile.mkdtemp(dir=parent, prefix=temp_prefix(folder.name), suffix=".tmp"))
+            os.chmod(tmp, folder_mode())
         except OSError as err:
             raise UnitscopeError(f"cannot write to {str(parent)!r}: {err.strerror}.") from None
         try:
