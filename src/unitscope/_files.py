@@ -28,6 +28,11 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The mode ``open`` gives a new file: 0666 minus the umask."""
+    return 0o666 & ~_umask()
+
+
 def folder_mode() -> int:
     """The mode a new folder gets from ``mkdir``: 0777 minus the umask (``tempfile.mkdtemp``
     gives 0700, which would hide a saved recording from the rest of a group)."""
@@ -121,7 +126,7 @@ def atomic_write_texts(files: dict[str | os.PathLike[str], str]) -> None:
                 written.append((tmp, path))
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
                     fh.write(text)
-                os.chmod(tmp, 0o666 & ~_umask())
+                os.chmod(tmp, file_mode())
         for tmp, path in written:
             with writing(path):
                 os.replace(tmp, path)

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UnitscopeError, unknown_name
-from .._files import folder_mode, write_error
+from .._files import file_mode, folder_mode, write_error
 from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._meta import RecordingMeta, check_same_probe
 from ._validate import check_header, check_loaded
@@ -412,6 +412,7 @@ class Recording:
         try:
             tensors = {k: np.ascontiguousarray(v) for k, v in self._flat().items()}
             save_file(tensors, str(tmp / TENSORS))
+            os.chmod(tmp / TENSORS, file_mode())  # safetensors writes 0600
             meta = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
