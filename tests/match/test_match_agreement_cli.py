@@ -57,3 +57,55 @@ def test_regression_recordings_have_no_predicted_labels(tmp_path, capsys):
     folder = str(fit(Config.from_dict(cfg)).save(tmp_path / "reg"))
     main(["compare", folder, folder, "--json"])
     assert json.loads(capsys.readouterr().out)["agreement"] is None
+
+
+NETS = """
+import torch
+from torch import nn
+
+
+def make():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double()
+"""
+
+
+def test_torch_recordings_agree_when_their_factory_rebuilds_them(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from unitscope.record import Recording
+
+    (tmp_path / "agreenets_h").mkdir()
+    (tmp_path / "agreenets_h" / "__init__.py").write_text("")
+    (tmp_path / "agreenets_h" / "nets.py").write_text(NETS)
+    torch.manual_seed(1)
+    nets = [torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3))
+            .double() for _ in range(2)]  # fmt: skip
+    x = torch.randn(50, 4, dtype=torch.float64)
+    y = torch.randint(0, 3, (50,))
+    Recording.from_models(nets, (x, y), ["1"]).save(tmp_path / "rec")
+    monkeypatch.chdir(tmp_path)
+    main(["compare", "rec", "rec", "--json"])
+    assert json.loads(capsys.readouterr().out)["agreement"] is None  # no networks to predict
+    main(["compare", "rec", "rec", "--json", "--model", "agreenets_h.nets:make"])
+    at = json.loads(capsys.readouterr().out)["agreement"]["at_step"]
+    assert at["split"] == "probe" and at["pairs"] == [[0, 0], [1, 1]]
+    assert at["disagreement"] == [0.0, 0.0] and at["jsd"] == [0.0, 0.0]
+    with torch.no_grad():
+        acc = [float((net(x).argmax(1) == y).double().mean()) for net in nets]
+    assert at["accuracy_a"] == at["accuracy_b"] == acc
+    main(["compare", "rec", "rec", "--model", "agreenets_h.nets:make"])
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("predictions (probe, step 0): disagreement 0.0000, Cohen's kappa 1.0000")
+    )
+
+
+def test_model_is_refused_for_unitscopes_own_recordings(folders, capsys):
+    a, b, _, _ = folders
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", a, b, "--model", "agreenets_h.nets:make"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert "--model is for your own torch networks" in err

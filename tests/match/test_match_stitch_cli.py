@@ -66,3 +66,112 @@ def test_bad_input_is_one_line_and_exit_2(folder, capsys, extra, message):
     code, out, err = run(["stitch", folder, *extra, "--json"], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err, err
+
+
+# ---- a recording of the user's own torch networks: --model names their factory --------------
+
+NETS = """
+import torch
+from torch import nn
+
+
+def make():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double()
+"""
+PERM = [4, 0, 6, 2, 1, 5, 3]  # hidden unit i of member 1 is unit PERM[i] of member 0
+
+
+@pytest.fixture(scope="module")
+def torch_folder(tmp_path_factory):
+    """A recording of A and A with its hidden units permuted, the package that builds them, a
+    .npz of other inputs, and the factory itself."""
+    import importlib.util
+
+    import numpy as np
+    import torch
+
+    from unitscope.record import Recording
+
+    root = tmp_path_factory.mktemp("stitch_torch_cli")
+    (root / "stitchnets_h").mkdir()
+    (root / "stitchnets_h" / "__init__.py").write_text("")
+    (root / "stitchnets_h" / "nets.py").write_text(NETS)
+    spec = importlib.util.spec_from_file_location(
+        "stitch_nets_here", root / "stitchnets_h" / "nets.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    a, b = module.make(), module.make()
+    with torch.no_grad():
+        b[0].weight.copy_(a[0].weight[PERM])
+        b[0].bias.copy_(a[0].bias[PERM])
+        b[2].weight.copy_(a[2].weight[:, PERM])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5))
+    y = (a(torch.as_tensor(x)).argmax(1) + torch.as_tensor(rng.integers(0, 2, 60))) % 3
+    rec = Recording.from_models([a, b], (x, y.numpy()), ["1"])
+    rec.save(root / "rec")
+    np.savez(root / "other.npz", x=rng.normal(size=(30, 5)), y=rng.integers(0, 3, 30))
+    return root, rec, module.make
+
+
+def run_in(folder, args, capsys, monkeypatch):
+    monkeypatch.chdir(folder)
+    return run(args, capsys)
+
+
+def test_a_torch_recording_is_stitched_with_its_factory(torch_folder, capsys, monkeypatch):
+    import numpy as np
+
+    from unitscope._json import to_jsonable
+    from unitscope.match import stitch_recordings
+
+    root, rec, make = torch_folder
+    args = ["stitch", "rec", "--model", "stitchnets_h.nets:make", "--fit", "permutation"]
+    code, out, err = run_in(root, [*args, "--fit", "direct", "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["members"] == [0, 1] and doc["layers_a"] == ["1"] and doc["eval_split"] == "eval"
+    assert doc["sources"] == ["trained", "self", "input", "untrained"]  # step 0 is recorded
+    assert doc["penalty"]["trained"]["permutation"]["loss"][0][0] == pytest.approx(0, abs=1e-12)
+    assert doc["entries"][0]["perm"] == np.argsort(PERM).tolist()  # A's unit k is B's perm[k]
+    want = to_jsonable(
+        stitch_recordings(rec, factory=make, fits=["permutation", "direct"]).summary()
+    )
+    assert doc["penalty"] == want["penalty"] and doc["notes"] == want["notes"]
+    assert "the probe set's even rows (30, split 'fit')" in doc["notes"][0]
+    code, out, err = run_in(root, [*args, "--control", "none"], capsys, monkeypatch)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("stitch rec member 0 -> rec member 1, step 0: penalty")
+    assert lines[1].split()[:3] == ["trained", "permutation", "1->1"] and "odd rows" in lines[2]
+    code, out, err = run_in(
+        root, [*args, "--data", "other.npz", "--json"], capsys, monkeypatch
+    )  # fmt: skip
+    assert code == 0, err
+    assert "the given data's even rows (15, split 'fit')" in json.loads(out)["notes"][0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "'rec' is a recording of your own torch networks: name their factory with --model"),
+        (["--model", "nope_h.nets:make"], "cannot import 'nope_h.nets'"),
+        (["--model", "stitchnets_h.nets:make", "--layer-a", "l"], "unknown layer of A 'l'"),
+        (["--model", "stitchnets_h.nets:make", "--data", "no.npz"], "--data must be an existing"),
+    ],
+)
+def test_bad_input_on_a_torch_recording_is_one_line_and_exit_2(
+    torch_folder, capsys, monkeypatch, extra, message
+):
+    code, out, err = run_in(torch_folder[0], ["stitch", "rec", *extra], capsys, monkeypatch)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_model_and_data_are_refused_for_unitscopes_own_recordings(folder, capsys):
+    code, _, err = run(["stitch", folder, "--model", "stitchnets_h.nets:make"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--model is for your own torch networks" in err
+    code, _, err = run(["stitch", folder, "--data", "x.npz"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--data is for a torch recording" in err

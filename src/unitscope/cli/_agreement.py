@@ -10,13 +10,19 @@ from ..match import agreement
 from ..record import Recording
 
 
-def agreement_fields(rec_a: Recording, rec_b: Recording, members: int, step: int) -> Any:
+def agreement_fields(
+    rec_a: Recording, rec_b: Recording, members: int, step: int, factory: Any = None
+) -> Any:
     """Member k of A against member k of B (k < ``members``) at every shared checkpoint, and
     at ``step``; None for a regression task (there are no predicted labels) and for torch
-    recordings (unitscope cannot rebuild their networks to predict)."""
-    if rec_a.meta.dataset.task != "classification" or rec_a.is_torch or rec_b.is_torch:
+    recordings without ``factory`` (unitscope cannot rebuild their networks to predict). With
+    ``factory``, a torch recording's members are rebuilt and predict on its probe set."""
+    if rec_a.meta.dataset.task != "classification":
         return None
-    result = agreement(rec_a, rec_b, members=[(k, k) for k in range(members)])
+    if (rec_a.is_torch or rec_b.is_torch) and factory is None:
+        return None
+    pairs = [(k, k) for k in range(members)]
+    result = agreement(rec_a, rec_b, members=pairs, factory=factory)
     hits = [t for t, s in enumerate(result.steps.tolist()) if s == step]
     return {
         "at_step": result.summary(hits[0]) if hits else None,

@@ -154,11 +154,7 @@ def match(
                 )
         rec_a = Recording.load(dir_a)
         rec_b = Recording.load(dir_b) if dir_b is not None else None
-        if factory is not None and not rec_a.is_torch:
-            raise UnitscopeError(
-                f"--model is for your own torch networks; {str(dir_a)!r} is a recording of "
-                "unitscope's own model, which it rebuilds by itself."
-            )
+        recording_factory(rec_a, factory, dir_a)  # refused for unitscope's own recordings
     for name in layers:
         rec_a.check_layer(name)
     options: dict[str, Any] = dict(
@@ -167,12 +163,10 @@ def match(
     )  # fmt: skip
     if rec_a.is_torch and factory is not None:  # the networks are at hand: weights, barrier
         from ..match._compare_torch import compare_torch
-        from ..record._load import resolve_factory
 
-        _importable_here()
         result = compare_torch(
             rec_a, rec_b, method=method or "weights", barrier=not no_barrier,
-            factory=resolve_factory(factory), **options,
+            factory=recording_factory(rec_a, factory, dir_a), **options,
         )  # fmt: skip
     else:  # unitscope's recordings; torch recordings by their activations only
         torch_rec = rec_a.is_torch
@@ -227,6 +221,22 @@ def _record_files(
         factory=factory,
         name=data.name,
     )
+
+
+def recording_factory(rec: Recording, factory: str | None, folder: Path) -> Any:
+    """``--model`` for a recording folder: the imported factory of a torch recording, None
+    when not given; refused for a recording of unitscope's own model."""
+    if factory is None:
+        return None
+    if not rec.is_torch:
+        raise UnitscopeError(
+            f"--model is for your own torch networks; {str(folder)!r} is a recording of "
+            "unitscope's own model, which it rebuilds by itself."
+        )
+    from ..record._load import resolve_factory
+
+    _importable_here()
+    return resolve_factory(factory)
 
 
 def _importable_here() -> None:

@@ -99,6 +99,13 @@ def measure(
 @click.option(
     "--step", type=int, default=-1, show_default=True, help="Checkpoint step (-1: final)."
 )
+@click.option(
+    "--model",
+    "factory",
+    metavar="PKG.MODULE:FACTORY",
+    help="Your network's factory (a function or class returning the nn.Module), for torch "
+    "recordings: their prediction agreement; imported from the current folder or PYTHONPATH.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_measure_options
 def compare(
@@ -107,19 +114,23 @@ def compare(
     name: str,
     layers: tuple[str, ...],
     step: int,
+    factory: str | None,
     as_json: bool,
     **cli_opts: Any,
 ) -> None:
     """Compare two recordings layer by layer, member k of DIR_A with member k of DIR_B.
 
-    Both must be recorded on the same probe set.
+    Both must be recorded on the same probe set. Recordings of your own torch networks get
+    the prediction agreement (on their probe set) when --model names their factory.
     """
     from ..record import load
+    from .match import recording_factory
 
     spec = get_measure(name)
     options = _options_for(spec.name, cli_opts)
     rec_a, rec_b = load(str(dir_a)), load(str(dir_b))
     rec_a.check_same_probe(rec_b)
+    build = recording_factory(rec_a, factory, dir_a)
     chosen = _shared_layers(rec_a, rec_b, layers)
     ta, tb = rec_a.step_index(step), rec_b.step_index(step)
     k = min(rec_a.members, rec_b.members)
@@ -136,7 +147,7 @@ def compare(
         "members": k,
         "layers": per_layer,
         "options": options,
-        "agreement": agreement_fields(rec_a, rec_b, k, int(rec_a.steps[ta])),
+        "agreement": agreement_fields(rec_a, rec_b, k, int(rec_a.steps[ta]), build),
     }
     if as_json:
         echo_json(result)

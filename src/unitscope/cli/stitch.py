@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
+from .._errors import UnitscopeError
 from ..match import stitch_recordings
 from ..match._stitch import CONTROLS, DEFAULT_FITS
 from ..record import Recording
 from ._io import echo_json
-from .match import parse_members
+from .match import _probe, parse_members, recording_factory
 
 
 @click.command()
@@ -53,6 +54,20 @@ from .match import parse_members
     show_default=True,
     help="Accuracy points within which the raw input 'stitches as well' as A.",
 )
+@click.option(
+    "--model",
+    "factory",
+    metavar="PKG.MODULE:FACTORY",
+    help="Your network's factory (a function or class returning the nn.Module), for a torch "
+    "recording (needed there); imported from the current folder or PYTHONPATH.",
+)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    help="For a torch recording: a .npz with inputs `x` and targets `y` to stitch on instead "
+    "of its probe set (split in halves: even rows fit the maps, odd rows score them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def stitch(
     dir_a: Path,
@@ -65,6 +80,8 @@ def stitch(
     step: int,
     task_steps: int,
     margin: float,
+    factory: str | None,
+    data: Path | None,
     as_json: bool,
 ) -> None:
     """Stitch every layer of A into every layer of B through fitted maps.
@@ -73,9 +90,21 @@ def stitch(
     the loss increase) on the train and test data, for A's trained layers and for the controls:
     A into A (self), the raw input, and A before training (untrained); plus the distance of the
     stitched activations from B's own, and a flag where the raw input stitches as well as A.
+    A recording of your own torch networks (Recording.from_models) needs --model, its
+    factory, to rebuild them; it is stitched on its probe set, split in halves.
     """
     rec_a = Recording.load(dir_a)
     rec_b = Recording.load(dir_b) if dir_b is not None else None
+    if rec_a.is_torch and factory is None:
+        raise UnitscopeError(
+            f"{str(dir_a)!r} is a recording of your own torch networks: name their factory with "
+            "--model pkg.module:factory to rebuild them."
+        )
+    if data is not None and not rec_a.is_torch:
+        raise UnitscopeError(
+            f"--data is for a torch recording; {str(dir_a)!r} is a recording of unitscope's own "
+            "model, stitched on its train and test data."
+        )
     chosen = [] if list(controls) == ["none"] else list(controls or CONTROLS)
     result = stitch_recordings(
         rec_a,
@@ -88,6 +117,8 @@ def stitch(
         layers_b=list(layers_b) or None,
         task_steps=task_steps,
         margin=margin,
+        factory=recording_factory(rec_a, factory, dir_a),
+        data=None if data is None else _probe(data),
     )
     summary = {"a": str(dir_a), "b": str(dir_b or dir_a), **result.summary()}
     if as_json:

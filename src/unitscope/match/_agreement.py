@@ -151,8 +151,9 @@ def agreement(
     *,
     members: Sequence[tuple[int, int]] | None = None,
     steps: Sequence[int] | None = None,
-    split: str = "test",
+    split: str | None = None,
     data: Any = None,
+    factory: Any = None,
 ) -> Agreement:
     """Prediction agreement of member pairs at every checkpoint (or the given ``steps``).
 
@@ -162,20 +163,44 @@ def agreement(
         members: pairs ``[(i, j), ...]``; default every i < j of one recording, member k with
             member k of two (a 1-member side pairs with every member of the other).
         steps: checkpoint steps (default: every checkpoint of A that B also recorded).
-        split: ``"test"``, ``"train"`` or ``"probe"`` (the recorded probe set).
+        split: ``"test"``, ``"train"`` or ``"probe"`` (the recorded probe set). Default:
+            ``"test"``; ``"probe"`` for a recording of your own torch networks, which has no
+            other data (the data ``match.compare`` uses for its barrier there).
         data: ``(x, y)`` to predict on instead.
+        factory: for a recording of your own torch networks (``Recording.from_models``): the
+            function that builds one (or ``"pkg.module:factory"``); the members are rebuilt
+            with ``rec.modules(factory, step)`` and run in eval mode. Required there, refused
+            for unitscope's own recordings.
 
     Returns:
         An :class:`Agreement`.
     """
     start = time.perf_counter()
+    torch_rec = rec_a.is_torch
     if rec_b is not None:
-        rec_a.check_same_probe(rec_b)
+        if torch_rec:
+            from ._compare_torch import check_torch_pair
+
+            check_torch_pair(rec_a, rec_b)
+        elif rec_b.is_torch:
+            raise UnitscopeError(
+                "recording B holds a torch model and A one of unitscope's; predictions of one "
+                "architecture are compared."
+            )
+        else:
+            rec_a.check_same_probe(rec_b)
+    build = _factory(torch_rec, factory)
     task = rec_a.meta.dataset.task
     if task != "classification":
         raise UnitscopeError(f"prediction agreement needs a classification task, got {task!r}.")
     pairs = resolve_pairs(rec_a, rec_b, members)
-    x, y = _inputs(rec_a, split, data)
+    chosen_split = split if split is not None else ("probe" if torch_rec else "test")
+    if torch_rec and data is None and chosen_split != "probe":
+        raise UnitscopeError(
+            f"a torch recording holds only its probe set, not {chosen_split!r} data: use "
+            "split='probe' or pass data=(x, y)."
+        )
+    x, y = _inputs(rec_a, chosen_split, data)
     if steps is None:
         shared = set(rec_a.steps.tolist()) if rec_b is None else set(rec_b.steps.tolist())
         chosen = [s for s in rec_a.steps.tolist() if s in shared]
@@ -185,14 +210,33 @@ def agreement(
     ia = [i for i, _ in pairs]
     jb = [j for _, j in pairs]
     for step in chosen:
-        out_a = _outputs(rec_a, step, x)  # (K_a, n, C)
-        out_b = out_a if rec_b is None else _outputs(rec_b, step, x)
+        out_a = _outputs(rec_a, step, x, build)  # (K_a, n, C)
+        out_b = out_a if rec_b is None else _outputs(rec_b, step, x, build)
         for key, value in prediction_agreement(out_a[ia], out_b[jb], y).items():
             rows.setdefault(key, []).append(value)
     values = {k: np.stack(v) for k, v in rows.items()}
     steps_done = np.array([int(rec_a.steps[rec_a.step_index(s)]) for s in chosen], dtype=np.int64)
-    name = "data" if data is not None else split
+    name = "data" if data is not None else chosen_split
     return Agreement(steps_done, pairs, name, values, time.perf_counter() - start)
+
+
+def _factory(torch_rec: bool, factory: Any) -> Any:
+    """The callable that rebuilds a torch recording's members; None for unitscope's own."""
+    if not torch_rec:
+        if factory is not None:
+            raise UnitscopeError(
+                "`factory` is for recordings of your own torch networks; unitscope rebuilds its "
+                "own models from the recording."
+            )
+        return None
+    if factory is None:
+        raise UnitscopeError(
+            "prediction agreement of a torch recording needs its networks: pass factory= (your "
+            "'pkg.module:factory'; --model in the CLI) to rebuild them."
+        )
+    from ..record._load import resolve_factory
+
+    return resolve_factory(factory)
 
 
 def _inputs(rec: Recording, split: str, data: Any) -> tuple[torch.Tensor, np.ndarray]:
@@ -207,9 +251,23 @@ def _inputs(rec: Recording, split: str, data: Any) -> tuple[torch.Tensor, np.nda
     return torch.as_tensor(chosen.x), np.asarray(chosen.y)
 
 
-def _outputs(rec: Recording, step: int, x: torch.Tensor) -> torch.Tensor:
-    """(K, n, C) outputs of every member at checkpoint ``step``."""
-    net = rec.model(step)
-    param = next(net.parameters())
-    with torch.no_grad():
-        return net(x.to(dtype=param.dtype, device=param.device))
+def _outputs(rec: Recording, step: int, x: torch.Tensor, factory: Any = None) -> torch.Tensor:
+    """(K, n, C) outputs of every member at checkpoint ``step`` (a torch recording's members
+    rebuilt with ``factory``, in eval mode)."""
+    if not rec.is_torch:
+        net = rec.model(step)
+        param = next(net.parameters())
+        with torch.no_grad():
+            return net(x.to(dtype=param.dtype, device=param.device))
+    outs = []
+    for module in rec.modules(factory, step):
+        param = next(module.parameters())
+        with torch.no_grad():
+            out = module.eval()(x.to(dtype=param.dtype, device=param.device))
+        if not isinstance(out, torch.Tensor):
+            raise UnitscopeError(
+                f"prediction agreement needs networks that return (n, classes) logits; the "
+                f"factory's network returns {type(out).__name__}."
+            )
+        outs.append(out)
+    return torch.stack(outs)

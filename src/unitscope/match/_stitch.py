@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,8 +35,10 @@ from torch import Tensor
 
 from .._errors import UnitscopeError, unknown_name
 from ..record import Recording
+from ..record._load import resolve_factory
 from ..train._fit import SMALL_STEP, cpu_threads
 from ._compare import recording_data
+from ._compare_torch import check_torch_pair
 from ._interpolate import as_splits
 from ._stitch_body import INPUT, MLPBody
 from ._stitch_maps import FITS, check_rank, parse_fit
@@ -369,23 +371,47 @@ def stitch_recordings(
     step: int = -1,
     controls: Sequence[str] = CONTROLS,
     data: Any = None,
+    factory: Any = None,
     **kwargs: Any,
 ) -> Stitching:
     """:func:`stitch` member i of recording A into member j of B at checkpoint ``step``.
 
     Args:
         rec_a, rec_b: recordings on the same data (same probe set); without ``rec_b``, B is
-            another member of ``rec_a``.
+            another member of ``rec_a``. Two recordings of torch networks must hold the same
+            class and layers (as for :func:`~unitscope.match.compare`).
         members: ``(i, j)``; default ``(0, 1)`` for one recording, ``(0, 0)`` for two.
         step: the checkpoint of both (negative counts from the end).
         controls: as in :func:`stitch`; ``untrained`` uses A's member i at step 0 and is
             left out (with a note) when step 0 was not recorded.
-        data: splits to use instead of the recording's train and test data.
+        data: splits to use instead of the recording's train and test data. A recording of
+            your own torch networks has none: its probe set (or an ``(x, y)`` pair given
+            here) is split in two halves, even rows to fit the maps and odd rows to score
+            them, with a note saying so (a dict of splits is used as it is).
+        factory: for a recording of your own torch networks (``Recording.from_models``),
+            the function that builds one (or ``"pkg.module:factory"``); its members are
+            rebuilt with ``rec.modules(factory, step, members=[i])``. Required there, refused
+            for unitscope's own recordings. The layers default to the recorded ones, each
+            stitched with the layout the recording holds for it (never guessed); the raw
+            input control reads the inputs flattened (a recording holds no layout for them).
         **kwargs: the other arguments of :func:`stitch` (``fits``, ``layers_a``, ...).
+
+    Example:
+        >>> import torch
+        >>> from unitscope.record import Recording
+        >>> def make():
+        ...     torch.manual_seed(0)
+        ...     return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(),
+        ...                                torch.nn.Linear(6, 3)).double()
+        >>> x = torch.randn(40, 4, dtype=torch.float64)
+        >>> rec = Recording.from_models([make()], (x, x[:, :3].argmax(1)), ["1"])
+        >>> s = stitch_recordings(rec, members=(0, 0), factory=make, fits=["permutation"],
+        ...                       controls=[])
+        >>> s.matrix("permutation").tolist(), s.fit_split, s.eval_split  # A into A
+        ([[0.0]], 'fit', 'eval')
     """
     other = rec_a if rec_b is None else rec_b
-    if rec_b is not None:
-        rec_a.check_same_probe(rec_b)
+    _check_kinds(rec_a, rec_b, factory, kwargs)
     i, j = (0, 1 if rec_b is None else 0) if members is None else members
     for index, rec, side in ((i, rec_a, "A"), (j, other, "B")):
         if not 0 <= int(index) < rec.members:
@@ -399,31 +425,116 @@ def stitch_recordings(
             "list such as seeds.init=[0,1]), a second recording, or members=(0, 0) for A into A."
         )
     step_value = int(rec_a.steps[rec_a.step_index(step)])
+    other.step_index(step_value)  # B recorded this checkpoint too
     _check_fits(kwargs.get("fits", DEFAULT_FITS))  # fail before the data are loaded
     for key, rec, side in (("layers_a", rec_a, "A"), ("layers_b", other, "B")):
         for layer in kwargs.get(key) or []:
             if layer not in rec.layers:
                 raise unknown_name(f"layer of {side}", layer, rec.layers)
     chosen, notes = _check_controls(controls), []
-    untrained = None
-    if "untrained" in chosen:
-        if int(rec_a.steps[0]) == 0:
-            untrained = rec_a.model(0, members=[int(i)])
-        else:
-            chosen.remove("untrained")
-            notes.append(
-                f"the untrained control was left out: the first checkpoint is step "
-                f"{int(rec_a.steps[0])}, not 0."
-            )
-    if data is None:
-        data = recording_data(rec_a)
+    first = int(rec_a.steps[0])
+    if "untrained" in chosen and first != 0:
+        chosen.remove("untrained")
+        notes.append(
+            f"the untrained control was left out: the first checkpoint is step {first}, not 0."
+        )
     kwargs.setdefault("loss", rec_a.config["train"]["loss"])
-    result = stitch(
-        rec_a.model(step_value, members=[int(i)]),
-        other.model(step_value, members=[int(j)]),
-        data,
-        controls=chosen,
-        untrained=untrained,
-        **kwargs,
+    i, j = int(i), int(j)
+    if rec_a.is_torch:
+        build = resolve_factory(factory)
+        for key, rec in (("layers_a", rec_a), ("layers_b", other)):
+            kwargs[key] = kwargs.get(key) or rec.layers
+        kwargs["layout"] = _recorded_layouts(rec_a, other, kwargs["layers_a"], kwargs["layers_b"])
+        model_a = rec_a.modules(build, step_value, members=[i])[0]
+        model_b = other.modules(build, step_value, members=[j])[0]
+        untrained = rec_a.modules(build, 0, members=[i])[0] if "untrained" in chosen else None
+        data, note = _torch_data(rec_a, data)
+        notes += [note] if note else []
+    else:
+        model_a = rec_a.model(step_value, members=[i])
+        model_b = other.model(step_value, members=[j])
+        untrained = rec_a.model(0, members=[i]) if "untrained" in chosen else None
+        data = recording_data(rec_a) if data is None else data
+    result = stitch(model_a, model_b, data, controls=chosen, untrained=untrained, **kwargs)
+    return replace(result, notes=notes, members=(i, j), step=step_value)
+
+
+def _check_kinds(
+    rec_a: Recording, rec_b: Recording | None, factory: Any, kwargs: dict[str, Any]
+) -> None:
+    """Both recordings of one kind; a factory exactly for torch recordings; no layout."""
+    if rec_b is not None:
+        if rec_a.is_torch:
+            check_torch_pair(rec_a, rec_b)
+        elif rec_b.is_torch:
+            raise UnitscopeError(
+                "recording B holds a torch model and A one of unitscope's; only runs of one "
+                "architecture can be stitched."
+            )
+        else:
+            rec_a.check_same_probe(rec_b)
+    if not rec_a.is_torch:
+        if factory is not None:
+            raise UnitscopeError(
+                "`factory` is for recordings of your own torch networks; unitscope rebuilds its "
+                "own models from the recording."
+            )
+        return
+    if factory is None:
+        raise UnitscopeError(
+            "stitching a torch recording needs its networks: pass factory= (your "
+            "'pkg.module:factory'; --model pkg.module:factory in the CLI) to rebuild them."
+        )
+    if kwargs.get("layout") is not None:
+        raise UnitscopeError(
+            "`layout` is not taken for a recording: each layer is stitched with the layout "
+            "recorded for it (rec.meta.layouts)."
+        )
+
+
+def _recorded_layouts(
+    rec_a: Recording, rec_b: Recording, layers_a: Sequence[str], layers_b: Sequence[str]
+) -> dict[str, str]:
+    """Layer -> the layout both recordings hold for it (one dict serves A and B)."""
+    out: dict[str, str] = {}
+    for rec, layers in ((rec_a, layers_a), (rec_b, layers_b)):
+        known = rec.meta.layouts or {}
+        for layer in [layers] if isinstance(layers, str) else layers:
+            if layer not in known:
+                raise UnitscopeError(
+                    f"the recording holds no layout for layer {layer!r}; record it again with "
+                    "Recording.from_models(..., layout=...)."
+                )
+            if out.setdefault(layer, known[layer]) != known[layer]:
+                raise UnitscopeError(
+                    f"layer {layer!r} is recorded as {out[layer]} in A and {known[layer]} in "
+                    "B; stitch recordings of one architecture."
+                )
+    return out
+
+
+def _torch_data(rec: Recording, data: Any) -> tuple[Any, str | None]:
+    """A torch recording's data: a dict of splits as given; the probe set or an (x, y) pair
+    split in two halves (even rows fit the maps, odd rows score them), with a note."""
+    if isinstance(data, Mapping):
+        return data, None
+    given = data is not None
+    if given and hasattr(data, "x") and hasattr(data, "y"):
+        data = (data.x, data.y)
+    if given and (not isinstance(data, (tuple, list)) or len(data) != 2):
+        raise UnitscopeError(
+            f"`data` must be an (x, y) pair or a dict of splits, got {type(data).__name__}."
+        )
+    x, y = data if given else (rec.probe_x, rec.probe_y)
+    if len(x) < 2 or len(x) != len(y):
+        raise UnitscopeError(
+            f"stitching needs at least 2 inputs with one target each, to fit on half and score "
+            f"on the other; got {len(x)} inputs and {len(y)} targets."
+        )
+    what = "the given data" if given else "the probe set"
+    n_fit, n_eval = (len(x) + 1) // 2, len(x) // 2
+    note = (
+        f"no train/test data in a torch recording: the maps were fitted on {what}'s even rows "
+        f"({n_fit}, split 'fit') and scored on its odd rows ({n_eval}, split 'eval')."
     )
-    return replace(result, notes=notes, members=(int(i), int(j)), step=step_value)
+    return {"fit": (x[0::2], y[0::2]), "eval": (x[1::2], y[1::2])}, note
