@@ -58,6 +58,46 @@ def test_streaming_equals_one_pass_even_with_a_large_offset(rng):
     np.testing.assert_allclose(acc.compute()[0], plain_corr(a[0] - 1e6, b[0] + 3e5), atol=1e-9)
 
 
+@pytest.mark.parametrize("within", ["both", "a", "none"])
+def test_every_within_mode_streams_the_same_blocks(rng, within):
+    """A shared K=1 side (kept K=1, its moments computed once) against K members, streamed in
+    uneven batches with a large offset and a dead unit: the cross block, A's own block and the
+    active flags against np.corrcoef on each member, in every accumulation mode."""
+    a = 1e5 + rng.normal(size=(1, 230, 4))
+    b = rng.normal(size=(3, 230, 5)) + a[..., [0, 1, 2, 3, 0]]
+    b[1, :, 2] = 7.0  # a unit of member 1 that does not vary
+    acc = CrossCorrelation(within=within)
+    for lo in range(0, 230, 41):
+        acc.update(a[:, lo : lo + 41], b[:, lo : lo + 41])
+    cross, own, active_a, active_b = acc.blocks()
+    assert cross.shape == (3, 4, 5) and active_a.shape == (3, 4) and active_b.shape == (3, 5)
+    for k in range(3):
+        live = np.ones(5, dtype=bool)
+        live[2] = k != 1
+        np.testing.assert_array_equal(active_b[k], live)
+        expected = plain_corr(a[0] - 1e5, b[k][:, live])
+        np.testing.assert_allclose(cross[k][:, live], expected, atol=1e-10)
+        assert np.all(cross[k][:, ~live] == 0.0)
+    assert active_a.all()
+    if within == "none":
+        assert own is None
+    else:
+        for k in range(3):
+            np.testing.assert_allclose(own[k], np.corrcoef(a[0].T), atol=1e-10)
+    if within == "both":
+        corr, active = acc.full()
+        np.testing.assert_array_equal(corr[:, :4, 4:], cross)
+        np.testing.assert_array_equal(active, np.concatenate([active_a, active_b], axis=1))
+    else:
+        with pytest.raises(UnitscopeError, match="`full` needs both runs' within co-moments"):
+            acc.full()
+
+
+def test_a_mistyped_within_mode_is_refused():
+    with pytest.raises(UnitscopeError, match=r"`within` must be one of \('both', 'a', 'none'\)"):
+        CrossCorrelation(within="b")
+
+
 def test_conv_maps_count_every_position_as_an_observation(rng):
     maps_a = rng.normal(size=(10, 3, 4, 4))  # (n, C, H, W)
     maps_b = rng.normal(size=(10, 3, 4, 4))

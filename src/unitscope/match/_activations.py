@@ -145,8 +145,8 @@ def activations(
     a, b = observations(acts_a, "acts_a", layout), observations(acts_b, "acts_b", layout)
     _check_pair(a, b)
     U = a.shape[2]
-    corr, active = CrossCorrelation().update(a, b).full()  # (P, 2U, 2U)
-    cross, within = corr[:, :U, U:], corr[:, :U, :U].copy()
+    cross, within, active_a, active_b = CrossCorrelation(within="a").update(a, b).blocks()
+    assert within is not None  # within="a" keeps A's block
     perm = hungarian(cross)
     diag = np.arange(U)
     within[:, diag, diag] = -np.inf  # a unit is not its own sibling
@@ -160,8 +160,8 @@ def activations(
         unaligned=cross[:, diag, diag],
         sibling=sibling,
         null=_null(a, acts_b, layout, null, seed, cross.shape[:2]),
-        active_a=active[:, :U],
-        active_b=active[:, U:],
+        active_a=active_a,
+        active_b=active_b,
     )
 
 
@@ -189,7 +189,7 @@ def _null(
     else:
         other = observations(null, "null", layout)
         _check_pair(a, other)
-    corr = CrossCorrelation().update(a, other).compute()
+    corr = CrossCorrelation(within="none").update(a, other).compute()
     return _take(corr, hungarian(corr))
 
 

@@ -76,10 +76,20 @@ def as_observations(acts: Any, name: str) -> Tensor:
     return t
 
 
+WITHIN = ("both", "a", "none")
+
+
 class CrossCorrelation:
     """Streaming float64 correlation between the units of two runs (and within each run).
 
-    Call :meth:`update` with batches of paired rows, then :meth:`compute`.
+    Call :meth:`update` with batches of paired rows, then :meth:`compute` (A against B),
+    :meth:`blocks` or :meth:`full`.
+
+    Args:
+        within: which within-run co-moments to accumulate besides the cross block A·B:
+            ``"both"`` (A·A and B·B: :meth:`full` needs them), ``"a"`` (A·A, and B's
+            variances only), ``"none"`` (the variances only). The cross correlations are the
+            same in every mode; ``"none"`` costs a quarter of ``"both"``'s products.
 
     Example:
         >>> acc = CrossCorrelation()
@@ -91,11 +101,15 @@ class CrossCorrelation:
         ([1, 2, 0], True)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, within: str = "both") -> None:
+        if within not in WITHIN:
+            raise UnitscopeError(f"`within` must be one of {WITHIN}, got {within!r}.")
+        self.within = within
         self.n = 0
         self.n_a = 0
-        self.mean: Tensor | None = None  # (K, U_a + U_b)
-        self.comoment: Tensor | None = None  # (K, U_a + U_b, U_a + U_b)
+        # means (K, U) and centred co-moments: "ab" (K, U_a, U_b); "aa"/"bb" (K, U, U) when
+        # accumulated in full, else their diagonals (K, U)
+        self.moments: dict[str, Tensor] = {}
 
     def update(self, a: Any, b: Any) -> CrossCorrelation:
         """Add rows: ``a`` (K, m, U_a) and ``b`` (K, m, U_b), row t of a paired with row t of b."""
@@ -105,54 +119,119 @@ class CrossCorrelation:
                 f"batches must be (K, m, units) with the same rows m, got {tuple(ta.shape)} and "
                 f"{tuple(tb.shape)}."
             )
-        ta, tb = _broadcast_members(ta, tb)
-        if self.mean is not None and ta.shape[2] != self.n_a:
+        _check_members(ta, tb)  # a K=1 side stays K=1: its own moments are computed once
+        if self.moments and ta.shape[2] != self.n_a:
             raise UnitscopeError(f"a batch has {ta.shape[2]} units of A, earlier ones {self.n_a}.")
+        if self.moments and tb.shape[2] != self.moments["mean_b"].shape[1]:
+            raise UnitscopeError(
+                f"a batch has {tb.shape[2]} units of B, earlier ones "
+                f"{self.moments['mean_b'].shape[1]}."
+            )
         self.n_a = ta.shape[2]
-        step = max(1, _CHUNK // max(1, ta.shape[0] * (ta.shape[2] + tb.shape[2])))
+        step = max(1, _CHUNK // max(1, max(ta.shape[0], tb.shape[0]) * (ta.shape[2] + tb.shape[2])))
         for lo in range(0, ta.shape[1], step):
-            z = torch.cat([ta[:, lo : lo + step], tb[:, lo : lo + step]], dim=2)
-            self._merge(z.to(torch.float64))
+            self._merge(
+                ta[:, lo : lo + step].to(torch.float64), tb[:, lo : lo + step].to(torch.float64)
+            )
         return self
 
-    def _merge(self, z: Tensor) -> None:
-        m = z.shape[1]
-        mu = z.mean(dim=1)  # (K, D)
-        c = z - mu.unsqueeze(1)  # (K, m, D)
-        moment = c.transpose(1, 2) @ c  # (K, D, D)
-        if self.mean is None or self.comoment is None:
-            self.mean, self.comoment, self.n = mu, moment, m
+    def _merge(self, za: Tensor, zb: Tensor) -> None:
+        """Chan, Golub & LeVeque's pairwise update, block by block."""
+        m = za.shape[1]
+        mean = {"a": za.mean(dim=1), "b": zb.mean(dim=1)}  # (K, U) each
+        c = {"a": za - mean["a"].unsqueeze(1), "b": zb - mean["b"].unsqueeze(1)}
+        full = {"a": self.within in ("both", "a"), "b": self.within == "both"}
+        batch = {"ab": c["a"].transpose(1, 2) @ c["b"]}
+        for side in "ab":
+            cs = c[side]
+            batch[side * 2] = cs.transpose(1, 2) @ cs if full[side] else (cs * cs).sum(dim=1)
+        if not self.moments:
+            self.moments = {"mean_a": mean["a"], "mean_b": mean["b"], **batch}
+            self.n = m
             return
-        if mu.shape != self.mean.shape:
-            raise UnitscopeError(
-                f"a batch has {mu.shape[1]} units in all, earlier ones {self.mean.shape[1]}."
-            )
-        delta = mu - self.mean  # (K, D)
+        delta = {side: mean[side] - self.moments[f"mean_{side}"] for side in "ab"}
         f = self.n * m / (self.n + m)
-        self.comoment = self.comoment + moment + f * delta.unsqueeze(2) * delta.unsqueeze(1)
-        self.mean = self.mean + delta * (m / (self.n + m))
+        for key, value in batch.items():
+            x, y = delta[key[0]], delta[key[1]]
+            if value.dim() == 3:
+                extra = f * x.unsqueeze(2) * y.unsqueeze(1)
+            else:  # a diagonal
+                extra = f * x * y
+            self.moments[key] = self.moments[key] + value + extra
+        for side in "ab":
+            self.moments[f"mean_{side}"] = self.moments[f"mean_{side}"] + delta[side] * (
+                m / (self.n + m)
+            )
         self.n += m
+
+    def _scales(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per side: (scale (K, U): 1 / (std √n) for an active unit, else 0; active (K, U))."""
+        if not self.moments:
+            raise UnitscopeError("no rows were added; call `update` before `compute`.")
+        out = {}
+        for side in "ab":
+            m = self.moments[side * 2]
+            diag = torch.diagonal(m, dim1=1, dim2=2) if m.dim() == 3 else m
+            out[side] = _scale(diag, self.moments[f"mean_{side}"], self.n)
+        return out
+
+    def blocks(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """(A·B correlation (K, U_a, U_b), A·A correlation (K, U_a, U_a) or None when not
+        accumulated, active A (K, U_a), active B (K, U_b))."""
+        scales = self._scales()
+        (sa, act_a), (sb, act_b) = scales["a"], scales["b"]
+        K = self.moments["ab"].shape[0]
+        cross = _correlate(self.moments["ab"], sa, sb)
+        aa = self.moments["aa"]
+        within = None
+        if aa.dim() == 3:
+            within = np.array(np.broadcast_to(_correlate(aa, sa, sa), (K, *aa.shape[1:])))
+        return cross, within, _members(act_a, K), _members(act_b, K)
 
     def full(self) -> tuple[np.ndarray, np.ndarray]:
         """(correlation (K, D, D), active (K, D)) over the concatenated units ``[a | b]``."""
-        if self.comoment is None or self.mean is None:
+        if self.within != "both":
+            raise UnitscopeError(
+                f"`full` needs both runs' within co-moments; this accumulator keeps "
+                f"within={self.within!r} (use CrossCorrelation(within='both'))."
+            )
+        if not self.moments:
             raise UnitscopeError("no rows were added; call `update` before `compute`.")
-        return correlation_from_moments(self.comoment, self.mean, self.n)
+        mom = self.moments
+        K = mom["ab"].shape[0]
+        aa, bb = (mom[k].expand(K, -1, -1) for k in ("aa", "bb"))
+        top = torch.cat([aa, mom["ab"]], dim=2)
+        bottom = torch.cat([mom["ab"].transpose(1, 2), bb], dim=2)
+        mean = torch.cat([mom[k].expand(K, -1) for k in ("mean_a", "mean_b")], dim=1)
+        return correlation_from_moments(torch.cat([top, bottom], dim=1), mean, self.n)
 
     def compute(self) -> np.ndarray:
         """(K, U_a, U_b) float64 correlation between A's and B's units."""
-        corr, _ = self.full()
-        return corr[:, : self.n_a, self.n_a :]
+        return self.blocks()[0]
 
 
-def _broadcast_members(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Expand a K=1 side to the other side's K."""
-    if a.shape[0] == b.shape[0]:
-        return a, b
-    if a.shape[0] == 1:
-        return a.expand(b.shape[0], -1, -1), b
-    if b.shape[0] == 1:
-        return a, b.expand(a.shape[0], -1, -1)
+def _scale(diag: Tensor, mean: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """(1 / (std √n) where a unit varies, else 0; whether it varies) from its co-moment
+    diagonal ``Σ (z − z̄)²``: a unit varies when std > ``_RTOL`` · |mean| and std > 0."""
+    std = (diag.clamp_min(0) / n).sqrt()  # (K, D)
+    active = (std > _RTOL * mean.abs()) & (std > 0)
+    return torch.where(active, 1.0 / torch.where(active, std, 1.0), 0.0) / n**0.5, active
+
+
+def _members(t: Tensor, K: int) -> np.ndarray:
+    """A (1 or K, U) tensor as a (K, U) array."""
+    return np.array(np.broadcast_to(t.cpu().numpy(), (K, t.shape[1])))
+
+
+def _correlate(moment: Tensor, scale_x: Tensor, scale_y: Tensor) -> np.ndarray:
+    corr = moment * scale_x.unsqueeze(2) * scale_y.unsqueeze(1)
+    return corr.clamp(-1.0, 1.0).cpu().numpy()
+
+
+def _check_members(a: Tensor, b: Tensor) -> None:
+    """Check that the runs pair one to one (same K) or that one side has K=1."""
+    if a.shape[0] == b.shape[0] or 1 in (a.shape[0], b.shape[0]):
+        return
     raise UnitscopeError(
         f"runs A and B hold {a.shape[0]} and {b.shape[0]} members; pair them one to one "
         "(same K) or give one of them K=1."
@@ -172,13 +251,8 @@ def correlation_from_moments(
     Returns:
         (correlation (K, D, D) in [-1, 1], active (K, D) bool).
     """
-    var = torch.diagonal(comoment, dim1=1, dim2=2).clamp_min(0) / n  # (K, D)
-    std = var.sqrt()
-    active = std > _RTOL * mean.abs()
-    active &= std > 0
-    scale = torch.where(active, 1.0 / torch.where(active, std, 1.0), 0.0) / n**0.5  # (K, D)
-    corr = comoment * scale.unsqueeze(2) * scale.unsqueeze(1)
-    return corr.clamp(-1.0, 1.0).cpu().numpy(), active.cpu().numpy()
+    scale, active = _scale(torch.diagonal(comoment, dim1=1, dim2=2), mean, n)
+    return _correlate(comoment, scale, scale), active.cpu().numpy()
 
 
 def cross_correlation(a: Any, b: Any, *, layout: str | None = None) -> np.ndarray:
@@ -201,7 +275,7 @@ def cross_correlation(a: Any, b: Any, *, layout: str | None = None) -> np.ndarra
         [2, 1, 3, 0]
     """
     return (
-        CrossCorrelation()
+        CrossCorrelation(within="none")
         .update(observations(a, "a", layout), observations(b, "b", layout))
         .compute()
     )
