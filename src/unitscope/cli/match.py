@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import UnitscopeError
 from ..match import METHODS, compare
 from ..record import Recording
-from ._io import echo_json
+from ._io import echo_json, factory_option
 
 WEIGHT_FILES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
@@ -91,13 +91,7 @@ def parse_members(text: str | None) -> tuple[int, int] | None:
     show_default=True,
     help="Correlation null: B's probe rows shuffled, or B before training (step 0).",
 )
-@click.option(
-    "--model",
-    "factory",
-    metavar="PKG.MODULE:FACTORY",
-    help="Your network's factory (a function or class returning the nn.Module), for "
-    "checkpoint files or a torch recording; imported from the current folder or PYTHONPATH.",
-)
+@factory_option("for checkpoint files or a torch recording")
 @click.option(
     "--data",
     "data",

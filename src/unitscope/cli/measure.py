@@ -13,7 +13,7 @@ import numpy as np
 from .._errors import UnitscopeError, unknown_name
 from ..measures import MEASURES, DegenerateInputWarning, apply_measure, get_measure, list_measures
 from ._agreement import agreement_fields, echo_agreement
-from ._io import echo_json
+from ._io import echo_json, factory_option
 
 # CLI option -> measure keyword
 _OPTIONS = {
@@ -99,13 +99,7 @@ def measure(
 @click.option(
     "--step", type=int, default=-1, show_default=True, help="Checkpoint step (-1: final)."
 )
-@click.option(
-    "--model",
-    "factory",
-    metavar="PKG.MODULE:FACTORY",
-    help="Your network's factory (a function or class returning the nn.Module), for torch "
-    "recordings: their prediction agreement; imported from the current folder or PYTHONPATH.",
-)
+@factory_option("for torch recordings: their prediction agreement")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @_measure_options
 def compare(

@@ -11,7 +11,7 @@ from .._errors import UnitscopeError
 from ..match import stitch_recordings
 from ..match._stitch import CONTROLS, DEFAULT_FITS
 from ..record import Recording
-from ._io import echo_json
+from ._io import echo_json, factory_option
 from .match import _probe, parse_members, recording_factory
 
 
@@ -54,13 +54,7 @@ from .match import _probe, parse_members, recording_factory
     show_default=True,
     help="Accuracy points within which the raw input 'stitches as well' as A.",
 )
-@click.option(
-    "--model",
-    "factory",
-    metavar="PKG.MODULE:FACTORY",
-    help="Your network's factory (a function or class returning the nn.Module), for a torch "
-    "recording (needed there); imported from the current folder or PYTHONPATH.",
-)
+@factory_option("for a torch recording (needed there)")
 @click.option(
     "--data",
     "data",
