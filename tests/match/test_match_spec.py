@@ -259,6 +259,52 @@ def test_what_cannot_be_permuted_is_fixed_with_the_reason():
     _roundtrip(net, x, spec, seed=4)
 
 
+def test_transformer_layers_expose_their_feed_forward_units():
+    """torch.nn's transformer layers are read whole: each layer's feed-forward hidden units
+    are a group (in a stack too, and with a GELU), recovered exactly after a planted
+    permutation; attention keeps the embedding axis, so the layer's input and output stay in
+    place with the reason; a custom activation that mixes units leaves its layer alone."""
+
+    class Tokens(nn.Module):
+        def __init__(self, activation: object = "relu") -> None:
+            super().__init__()
+            self.embed = nn.Linear(3, 8)
+            layer = nn.TransformerEncoderLayer(8, 2, 12, dropout=0.0, batch_first=True)
+            self.stack = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.last = nn.TransformerEncoderLayer(
+                8,
+                2,
+                10,
+                dropout=0.0,
+                activation=activation,
+                batch_first=True,  # type: ignore[arg-type]
+            )
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.head(self.last(self.stack(self.embed(x))).mean(1))
+
+    x = torch.randn(4, 5, 3, dtype=torch.float64)
+    net = _randomized(Tokens("gelu"))
+    spec = match.permutation_spec(net, x)
+    assert spec.sizes == {
+        "stack.layers.0.linear1": 12,
+        "stack.layers.1.linear1": 12,
+        "last.linear1": 10,
+    }
+    assert _axes(spec, "last.linear1") == {
+        ("last.linear1.weight", 0, 0, 1), ("last.linear1.bias", 0, 0, 1),
+        ("last.linear2.weight", 1, 0, 1),
+    }  # fmt: skip
+    assert "attention keeps the embedding axis" in spec.fixed["embed"]
+    assert "TransformerEncoder: attention" in spec.fixed["stack"]
+    _roundtrip(net, x, spec, seed=2)
+
+    mixing = _randomized(Tokens(lambda h: h - h.mean(-1, keepdim=True)))
+    spec = match.permutation_spec(mixing, x)
+    assert sorted(spec.sizes) == ["stack.layers.0.linear1", "stack.layers.1.linear1"]
+
+
 def test_untraceable_control_flow_is_one_clear_line():
     class Branchy(nn.Module):
         def __init__(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F
 from torch import nn
 from torch.fx import Node
 
@@ -35,6 +36,8 @@ SPATIAL = _types(
 )  # fmt: skip
 CHANNEL_NORMS = _types("_NormBase")  # BatchNorm*, InstanceNorm*, SyncBatchNorm
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+LAYERS = (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)
+TRANSFORMERS = (*LAYERS, nn.TransformerEncoder, nn.TransformerDecoder, nn.Transformer)
 NORMS = (*CHANNEL_NORMS, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -100,7 +103,31 @@ class ModuleRules:
             return Label(len(out.shape) - 1, segs) if out is not None else None
         if isinstance(m, (nn.Flatten, nn.Unflatten)) and lab is not None:
             return self.reshape_module(node, name, lab)
+        if isinstance(m, TRANSFORMERS):
+            return self.transformer(name, m, node)
         return self.unknown(name, m, node)
+
+    def transformer(self, name: str, m: nn.Module, node: Node) -> None:
+        """``torch.nn``'s transformer layers (and stacks of them), read whole: the hidden
+        units of each layer's feed-forward block (``linear1`` → activation → ``linear2``) are
+        a group; attention keeps the embedding axis, so the inputs and outputs stay in place."""
+        reason = (
+            f"{type(m).__name__}: attention keeps the embedding axis in place (only the "
+            "feed-forward units inside are permuted)"
+        )
+        for arg in (*args_of(node), *kwargs_of(node).values()):
+            self.fix(self.val(arg), f"{name}: {reason}")
+        self.notes[name] = reason
+        layers = [(name, m)] if isinstance(m, LAYERS) else []
+        layers += [(f"{name}.{n}", s) for n, s in m.named_modules() if n and isinstance(s, LAYERS)]
+        for prefix, layer in layers:
+            act = getattr(layer, "activation", None)
+            if not (act in (F.relu, F.gelu) or isinstance(act, ELEMENTWISE)):
+                continue  # a custom activation may mix units: the layer stays as it is
+            segs = self.out_var(f"{prefix}.linear1", layer.linear1.out_features)
+            self.own(f"{prefix}.linear1", layer.linear1, segs)
+            self.register(f"{prefix}.linear2.weight", 1, segs)
+        return None
 
     def reshape_module(self, node: Node, name: str, lab: Label) -> Any:
         try:
