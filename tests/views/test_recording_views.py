@@ -110,11 +110,12 @@ def test_plan_lists_the_stages_it_runs(cnn_rec):
         "units of conv.1",
         "measures over training",
         "across members",
+        "units across seeds",
         "feature maps",
     ]
     done: list[int] = []
     got = plan.compute(progress=done.append)
-    assert done == [1, 2, 3, 4, 5, 6]
+    assert done == [1, 2, 3, 4, 5, 6, 7]
     fm = got.feature_maps
     assert fm is not None and fm.images.shape[0] == 2 and len(fm.layers) == 2
     assert got.layers[0].panels is None and got.across is not None

@@ -1,9 +1,9 @@
 """The page of one recording, drawn from :class:`unitscope.views.RecordingViews`.
 
 Every number comes finished from :func:`unitscope.views.recording_views` (training curves,
-unit panels, measures over training, comparisons across members, feature maps); this module
-only lays them out as figures with captions. ``unitscope report DIR`` is
-``recording_document(views.recording_views(Recording.load(DIR)))``.
+unit panels, measures over training, comparisons across members and whether they learned the
+same units, feature maps); this module only lays them out as figures with captions.
+``unitscope report DIR`` is ``recording_document(views.recording_views(Recording.load(DIR)))``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .._errors import UnitscopeError
 from ..views._recording_views import LayerViews, RecordingViews, TrainingMeasure
 from . import _rec_across as across
 from . import _rec_cnn as cnn
+from . import _rec_seeds as seeds
 from . import _rec_units as units
 from ._document import Document, Section
 from ._figures import lines
@@ -49,8 +50,7 @@ def recording_document(
     sections = [_curves(views)]
     sections += [_layer(views, i, layer) for i, layer in enumerate(views.layers)]
     sections.append(_measures(views))
-    if views.across is not None:
-        sections.append(Section("Across members", across.figures(views.across)))
+    sections.append(_across(views))
     if views.feature_maps is not None:
         sections.append(
             Section(
@@ -61,7 +61,17 @@ def recording_document(
         )
     meta = views.meta
     title = title or f"unitscope: {meta.model_name} on {meta.dataset.name}"
-    return Document(title, list(findings), [s for s in sections if s.figures], _meta(views))
+    kept = [s for s in sections if s.figures or s.intro]
+    return Document(title, list(findings), kept, _meta(views))
+
+
+def _across(views: RecordingViews) -> Section:
+    """The members compared, then whether they learned the same units; the introduction says
+    which of those views could not be made, and why."""
+    figs = across.figures(views.across) if views.across is not None else []
+    return Section(
+        "Across members", [*figs, *seeds.figures(views.seeds)], intro=seeds.reasons(views.seeds)
+    )
 
 
 def _meta(views: RecordingViews) -> dict[str, Any]:

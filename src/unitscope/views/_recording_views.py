@@ -3,10 +3,12 @@
 :class:`RecordingViewPlan` checks the options and lists its stages first (so a progress bar
 knows the total); :meth:`RecordingViewPlan.compute` runs them into one frozen
 :class:`RecordingViews`: the training curves, each layer's unit panels, unit-level measures
-over training, the comparisons across members (:mod:`._member_views`) and, for a CNN, the
-Zeiler–Fergus arrays. A measure that is undefined on its input (a dead layer: zero variance)
-is NaN, and the reason it gives (a :class:`~unitscope.measures.DegenerateInputWarning`) is
-kept beside the numbers instead of being printed; any other warning passes through.
+over training, the comparisons across members (:mod:`._member_views`), whether the members
+learned the same units (:mod:`._seed_views`) and, for a CNN, the Zeiler–Fergus arrays. A
+measure that is undefined on its input (a dead layer: zero variance) is NaN, and the reason it
+gives (a :class:`~unitscope.measures.DegenerateInputWarning`) is kept beside the numbers
+instead of being printed; any other warning passes through. A view that cannot be made at all
+(one member; no step-0 checkpoint) is None with a reason beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ._deconv import Projection, deconv_projection
 from ._maps import feature_maps
 from ._member_views import AcrossMembers, across_members
 from ._plane import PlaneViews, check_plane_size, plane_views
+from ._seed_views import SeedViews, seed_views
 from ._unit_panels import (
     ablation_over_training,
     cluster_groups,
@@ -176,6 +179,8 @@ class RecordingViews:
         layers: one :class:`LayerViews` per studied layer.
         measures: unit-level measures over training.
         across: comparisons of the members (None for one member).
+        seeds: one :class:`SeedViews` per layer: universal units and cycle consistency across
+            the members, or the reason one cannot be made (e.g. one member).
         feature_maps: the Zeiler–Fergus arrays (None unless a CNN).
     """
 
@@ -189,6 +194,7 @@ class RecordingViews:
     layers: tuple[LayerViews, ...]
     measures: tuple[TrainingMeasure, ...]
     across: AcrossMembers | None
+    seeds: tuple[SeedViews, ...]
     feature_maps: FeatureMapViews | None
 
 
@@ -235,6 +241,7 @@ class RecordingViewPlan:
         self._plan.append(("measures over training", self._measures))
         if rec.members >= 2:
             self._plan.append(("across members", lambda: across_members(rec)))
+            self._plan.append(("units across seeds", lambda: seed_views(rec)))
         if rec.meta.model_kind == "cnn":
             self._plan.append(("feature maps", self._feature_maps))
 
@@ -262,6 +269,7 @@ class RecordingViewPlan:
             layers=tuple(done[f"units of {layer}"] for layer in rec.layers),
             measures=done["measures over training"],
             across=done.get("across members"),
+            seeds=done["units across seeds"] if "units across seeds" in done else seed_views(rec),
             feature_maps=done.get("feature maps"),
         )
 
