@@ -98,7 +98,7 @@ def test_torch_recordings_agree_when_their_factory_rebuilds_them(tmp_path, capsy
     assert (
         capsys.readouterr()
         .out.splitlines()[-1]
-        .startswith("predictions (probe, step 0): disagreement 0.0000, Cohen's kappa 1.0000")
+        .startswith("predictions (probe, step 1): disagreement 0.0000, Cohen's kappa 1.0000")
     )
 
 

@@ -191,8 +191,8 @@ def _state(item: Any, k: int, t: int) -> tuple[Any, str]:
 
 
 def _steps(steps: Any, T: int) -> list[int]:
-    if steps is None:
-        return list(range(T))
+    if steps is None:  # 1..T: no checkpoint is presumed to be the network before training
+        return list(range(1, T + 1))
     values = list(steps)
     if len(values) != T or not all(isinstance(s, (int, np.integer)) for s in values):
         raise UnitscopeError(f"`steps` must be {T} integers, one per checkpoint, got {values}.")

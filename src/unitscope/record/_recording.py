@@ -243,7 +243,9 @@ class Recording:
             checkpoints: per member, the list of its T checkpoints: state_dicts, or files
                 read with ``torch.load(..., weights_only=True)`` / safetensors (pickles of
                 other objects are refused). Default: the models as they are (T=1).
-            steps: the T checkpoint steps (increasing; default 0..T-1).
+            steps: the T checkpoint steps (increasing). Default 1..T: no checkpoint is taken
+                for the network before training, which the untrained baselines and controls
+                read from step 0 — number that checkpoint 0 yourself (``steps=[0, 500, ...]``).
             layout: layout of layers with positions (``"NCHW"``, ``"NTD"``, ...; a string or a
                 dict layer → layout); such layers are stored as the per-unit mean over their
                 positions. Never guessed.
