@@ -103,6 +103,12 @@ def test_checkpoints_from_state_dicts_and_files(tmp_path, probe):
     np.testing.assert_array_equal(rec.params["fc.bias"][1, 1], nets[1].fc.bias.detach().numpy())
     last = Recording.from_models(nets, probe, ["act"], layout=LAYOUT)
     np.testing.assert_array_equal(rec.activations("act")[1], last.activations("act")[0])
+    # unnumbered checkpoints are 1..T: none is presumed to be the network before training
+    assert last.steps.tolist() == [1]
+    from unitscope.match import compare
+
+    with pytest.raises(UnitscopeError, match="null='untrained' needs the step-0 checkpoint"):
+        compare(last, method="activations", barrier=False, null="untrained")
     assert rec.curve_steps.tolist() == [10, 200]
 
 
