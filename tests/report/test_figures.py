@@ -62,6 +62,13 @@ def test_histogram_counts_match_numpy(rng):
     edges = fig.data["edges"]
     assert fig.data["series"][1]["counts"].tolist() == np.histogram(b, edges)[0].tolist()
     assert fig.data["series"][0]["counts"].sum() == 100
+    b[:5] = np.nan  # NaN is not counted; a value outside the range counts in the total
+    shares = report.histogram(
+        "h", {"a": a, "b": b}, caption="c", bins=7, value_range=(-1.0, 1.0), density=True
+    ).data["series"]
+    inside = np.histogram(b[5:], np.linspace(-1.0, 1.0, 8))[0]
+    np.testing.assert_allclose(shares[1]["counts"], inside / 45, rtol=1e-15)
+    assert shares[0]["counts"].sum() == pytest.approx(np.mean(np.abs(a) <= 1.0))
 
 
 def test_heatmap_default_range_is_symmetric():

@@ -151,8 +151,12 @@ def histogram(
     markers: Mapping[str, float] | None = None,
     x_label: str = "",
     y_label: str = "count",
+    density: bool = False,
 ) -> Figure:
-    """Histograms of several samples over shared bins, plus labelled vertical markers."""
+    """Histograms of several samples over shared bins, plus labelled vertical markers.
+
+    ``density``: each sample's counts divided by its number of finite values, so samples of
+    different sizes (a null with several draws per unit) compare by shape."""
     pooled = np.concatenate([np.ravel(np.asarray(s, dtype=np.float64)) for s in samples.values()])
     pooled = pooled[np.isfinite(pooled)]
     if value_range is None:
@@ -163,9 +167,11 @@ def histogram(
     series = []
     for name, s in samples.items():
         vals = np.ravel(np.asarray(s, dtype=np.float64))
-        series.append(
-            {"name": str(name), "counts": np.histogram(vals[np.isfinite(vals)], bins=edges)[0]}
-        )
+        vals = vals[np.isfinite(vals)]
+        counts = np.histogram(vals, bins=edges)[0]
+        if density:
+            counts = counts / max(vals.size, 1)
+        series.append({"name": str(name), "counts": counts})
     data = {
         "edges": edges,
         "series": series,

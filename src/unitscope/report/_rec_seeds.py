@@ -57,7 +57,7 @@ def universal_figure(s: SeedViews, u: UniversalView, index: int) -> Figure:
     return histogram(
         f"universal-{index}", u.samples, bins=30,
         markers={f"threshold ({_q(u.quantile)} pct. of rotated)": u.threshold},
-        x_label="best-partner correlation", y_label="units (rotated: units × draws)",
+        x_label="best-partner correlation", y_label="share of each sample", density=True,
         title=f"Best-partner correlation of the units of {s.layer} across {s.members} members",
         caption=(f"For each live unit of {s.layer} ({u.live} of {u.units} units over the "
                  f"{s.members} members{_maps(s)}) at step {s.step} on the probe set: the mean "

@@ -419,7 +419,8 @@
     const box = { x0: 60, x1: w - 16, y0: 30, y1: h - 42 };
     const edges = list(d.edges);
     const counts = d.series.map((s) => list(s.counts));
-    const top = Math.max(1, ...counts.map((c) => Math.max(...c)));
+    const peak = Math.max(0, ...counts.map((c) => Math.max(...c)));
+    const top = peak > 0 ? peak : 1; // counts, or shares of each sample (density)
     const xs = scale("linear", edges[0], edges[edges.length - 1], box.x0, box.x1);
     const ys = scale("linear", 0, top * 1.05, box.y1, box.y0);
     axes(p, box, xs, ys, d.x_label, d.y_label);
@@ -446,7 +447,7 @@
     const b = geo.edges.findIndex((e, i) => i < geo.edges.length - 1 && px < geo.xs(geo.edges[i + 1]));
     if (b < 0) return null;
     const lines = ["[" + label(geo.edges[b]) + ", " + label(geo.edges[b + 1]) + ")"];
-    d.series.forEach((s, i) => lines.push(s.name + ": " + geo.counts[i][b]));
+    d.series.forEach((s, i) => lines.push(s.name + ": " + label(geo.counts[i][b])));
     return lines;
   }
 

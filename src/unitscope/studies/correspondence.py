@@ -465,7 +465,8 @@ def figures(
                 },
                 "markers": {"threshold": u["threshold"]},
                 "x_label": "best-partner correlation",
-                "y_label": "units",
+                "y_label": "share of each sample",
+                "density": True,
             },
             worded(
                 verdicts["shared"],
