@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from dataclasses import FrozenInstanceError, replace
 
 import pytest
@@ -40,6 +42,34 @@ def test_meta_is_typed_and_frozen(moons_rec, cnn_rec):
     ]
     with pytest.raises(FrozenInstanceError):
         meta.probe_hash = "x"  # type: ignore[misc]
+
+
+def test_nested_metadata_cannot_be_edited_in_place(moons_rec, tmp_path):
+    """A changed config would rebuild other data for every later stage (and load back without
+    complaint: nothing ties config to the tensors), so every dict and list of the metadata
+    refuses changes, through rec.meta and through rec.config; copies are editable."""
+    meta = moons_rec.meta
+    edits = [
+        lambda: meta.config["model"]["hidden"].__setitem__(0, 99),
+        lambda: meta.config["model"].update(hidden=[99]),
+        lambda: moons_rec.config["data"].pop("name"),
+        lambda: meta.seeds["init"].append(7),
+        lambda: meta.layer_kind.clear(),
+        lambda: meta.model_spec.setdefault("kind", "cnn"),
+        lambda: meta.versions.__delitem__(next(iter(meta.versions))),
+    ]
+    before = json.dumps(meta.to_json(), sort_keys=True)
+    for edit in edits:
+        with pytest.raises(UnitscopeError, match="metadata is read-only .* copy.deepcopy"):
+            edit()
+    assert json.dumps(meta.to_json(), sort_keys=True) == before
+    assert meta.seeds["init"] == list(meta.seeds["init"])  # equal to the plain list
+    copied = copy.deepcopy(meta.config)
+    copied["model"]["hidden"].append(3)  # a deep copy is plain and editable
+    assert type(copied) is dict and copied != meta.config
+    assert pickle.loads(pickle.dumps(meta)) == meta
+    moons_rec.save(tmp_path / "r")
+    assert Recording.load(tmp_path / "r").meta == meta
 
 
 def test_layer_kind_is_what_the_model_says():

@@ -94,6 +94,23 @@ def test_a_failed_overwrite_keeps_the_old_recording(rec, tmp_path, monkeypatch):
     assert listing(tmp_path) == ["r"]
 
 
+def test_a_reshaped_tensor_is_refused_before_anything_is_written(rec, tmp_path):
+    """What load would refuse is not saved: a layer's activations cut to 3 units no longer
+    fit the recorded model; the old recording stays and no temporary is left."""
+    old = rec.select([0]).save(tmp_path / "r")
+    before = (old / "meta.json").read_bytes()
+    bad = rec.select([0, 1])
+    bad.acts["hidden.0"] = bad.acts["hidden.0"][..., :3]
+    for target, overwrite in ((tmp_path / "new", False), (old, True)):
+        with pytest.raises(
+            UnitscopeError,
+            match=r"^not saved to .*: the recording is corrupt: .*"
+            r"\(was a tensor of the recording replaced or reshaped\?\); nothing was",
+        ):
+            bad.save(target, overwrite=overwrite)
+    assert listing(tmp_path) == ["r"] and (old / "meta.json").read_bytes() == before
+
+
 CHILD = """
 import sys, time
 import safetensors.numpy as st

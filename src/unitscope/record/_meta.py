@@ -20,6 +20,17 @@ from ..models import ParamAxis, UnitAxes
 from ._validate import OPTIONAL_META, REQUIRED_META, SEED_SOURCES
 
 LAYER_KINDS = ("dense", "conv")
+# The fields of RecordingMeta that hold dicts and lists: read-only once made.
+_NESTED = (
+    "config",
+    "seeds",
+    "layer_kind",
+    "unit_axes",
+    "model_spec",
+    "versions",
+    "layouts",
+    "sweep",
+)
 MODEL_KINDS = ("mlp", "cnn", "torch")
 
 
@@ -50,6 +61,55 @@ def check_same_probe(a: HasProbe, b: HasProbe) -> None:
             "on the same probe set (Recording.from_models) or, for training runs, record both "
             "with the same data.* settings so their units see the same inputs."
         )
+
+
+READ_ONLY = (
+    "a recording's metadata is read-only (it says how the recording was made): copy it "
+    "first (copy.deepcopy gives plain dicts and lists) or make a new one with "
+    "dataclasses.replace(rec.meta, ...)."
+)
+
+
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise UnitscopeError(READ_ONLY)
+
+
+class FrozenDict(dict):
+    """A dict that refuses every change; equal to, and read like, the plain dict. A deep copy
+    is a plain, editable dict."""
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> Any:
+        return (FrozenDict, (dict(self),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+class FrozenList(list):
+    """A list that refuses every change; equal to, and read like, the plain list. A deep copy
+    is a plain, editable list."""
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> Any:
+        return (FrozenList, (list(self),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(v, memo) for v in self]
+
+
+def frozen(value: Any) -> Any:
+    """``value`` with every nested dict and list made read-only (:class:`FrozenDict`,
+    :class:`FrozenList`); other values as they are."""
+    if isinstance(value, dict):
+        return FrozenDict({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(frozen(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -145,6 +205,8 @@ class RecordingMeta:
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "extras", tuple(self.extras))
+        for name in _NESTED:  # what was recorded cannot be edited in place
+            object.__setattr__(self, name, frozen(getattr(self, name)))
         bad = {n: k for n, k in self.layer_kind.items() if k not in LAYER_KINDS}
         if sorted(self.layer_kind) != sorted(self.layers) or bad:
             raise UnitscopeError(

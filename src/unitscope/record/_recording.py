@@ -403,6 +403,8 @@ class Recording:
         from safetensors.numpy import save_file
 
         folder = self.check_destination(folder, overwrite=overwrite)
+        tensors = {k: np.ascontiguousarray(v) for k, v in self._flat().items()}
+        self._check_consistent(tensors, folder)
         parent = folder.parent if str(folder.parent) else Path(".")
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -412,7 +414,6 @@ class Recording:
         except OSError as err:
             raise UnitscopeError(f"cannot write to {str(parent)!r}: {err.strerror}.") from None
         try:
-            tensors = {k: np.ascontiguousarray(v) for k, v in self._flat().items()}
             save_file(tensors, str(tmp / TENSORS))
             os.chmod(tmp / TENSORS, file_mode())  # safetensors writes 0600
             meta = {
@@ -430,6 +431,18 @@ class Recording:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return folder
+
+    def _check_consistent(self, tensors: dict[str, np.ndarray], folder: Path) -> None:
+        """Refuse to save what :meth:`load` would refuse (a tensor replaced or reshaped after
+        recording), before anything is written."""
+        meta = json.loads(json.dumps(self.meta.to_json()))  # as load reads it
+        try:
+            check_loaded(tensors, meta, "the recording")
+        except UnitscopeError as err:
+            raise UnitscopeError(
+                f"not saved to {str(folder)!r}: {str(err).split('; the files were')[0]} (was a "
+                "tensor of the recording replaced or reshaped?); nothing was written."
+            ) from None
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> Recording:
