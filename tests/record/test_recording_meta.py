@@ -60,7 +60,7 @@ def test_nested_metadata_cannot_be_edited_in_place(moons_rec, tmp_path):
     ]
     before = json.dumps(meta.to_json(), sort_keys=True)
     for edit in edits:
-        with pytest.raises(UnitscopeError, match="metadata is read-only .* copy.deepcopy"):
+        with pytest.raises(UnitscopeError, match="metadata is read-only .*copy.deepcopy"):
             edit()
     assert json.dumps(meta.to_json(), sort_keys=True) == before
     assert meta.seeds["init"] == list(meta.seeds["init"])  # equal to the plain list
