@@ -10,6 +10,7 @@ import click
 _COMMANDS = [
     ("train", "train"),
     ("train", "info"),
+    ("record", "record"),
     ("match", "match"),
     ("stitch", "stitch"),
     ("consensus", "consensus"),
