@@ -36,6 +36,35 @@ def test_mlp_report_has_unit_views_and_curves(moons_rec):
     assert "http://" not in html and "https://" not in html
 
 
+def test_one_recorded_point_is_a_table_not_an_empty_curve():
+    """A recording of your own networks at one checkpoint has one point per curve: the page
+    gives the numbers in a table (the probe set named), and no line figure that draws nothing."""
+    import torch
+
+    from unitscope.record import Recording
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+            for _ in range(3)]  # fmt: skip
+    x = torch.randn(30, 3)
+    rec = Recording.from_models(nets, (x, (x[:, 0] > 0).long()), ["1"])
+    doc = report.recording_document(views.recording_views(rec))
+    kinds = ids(doc)
+    assert kinds["curve-point"] == "table" and "curve-loss" not in kinds
+    fig = next(f for f in doc.figures() if f.id == "curve-point")
+    rows = {row[0]: row[1:] for row in fig.data["rows"]}
+    loss = rec.curves["probe_loss"][:, -1]
+    assert rows["probe loss"] == [f"{loss.mean():.4g}", f"{loss.min():.4g}", f"{loss.max():.4g}"]
+    assert "on the probe set" in fig.caption and "step 1" in fig.title
+    assert "not known" in report.render_html(doc)  # no seeds for networks trained elsewhere
+
+
+def test_curve_captions_name_the_sets_drawn(moons_rec):
+    doc = report.recording_document(views.recording_views(moons_rec, resolution=8))
+    fig = next(f for f in doc.figures() if f.id == "curve-loss")
+    assert "on the train and test sets" in fig.caption
+
+
 def test_cnn_report_has_zeiler_fergus_figures(cnn_rec):
     doc = report.recording_document(views.recording_views(cnn_rec, n_images=2))
     kinds = ids(doc)

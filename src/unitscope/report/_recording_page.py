@@ -20,7 +20,7 @@ from . import _rec_cnn as cnn
 from . import _rec_seeds as seeds
 from . import _rec_units as units
 from ._document import Document, Section
-from ._figures import lines
+from ._figures import lines, table
 
 
 def recording_document(
@@ -81,7 +81,7 @@ def _meta(views: RecordingViews) -> dict[str, Any]:
         "origin": ds.origin,
         "model": meta.model_spec,
         "members": views.members,
-        "seeds": meta.seeds,
+        "seeds": "not known (your own networks)" if meta.is_torch else meta.seeds,
         "checkpoints": len(views.steps),
         "probe": f"{views.n_probe} samples, hash {meta.probe_hash[:12]}",
         "unit panels show member": views.member,
@@ -89,11 +89,14 @@ def _meta(views: RecordingViews) -> dict[str, Any]:
 
 
 def _curves(views: RecordingViews) -> Section:
+    if len(views.curve_steps) < 2:  # one point draws no line: the numbers, in a table
+        return Section("Training", [_one_point(views)] if views.curves else [])
     figs = []
     for metric, name in (("loss", "Loss"), ("acc", "Accuracy")):
         series = {k.replace("_", " "): v for k, v in views.curves.items() if k.endswith(metric)}
         if not series:
             continue
+        sets = _sets([k for k in views.curves if k.endswith(metric)])
         values = np.concatenate([np.ravel(v) for v in series.values()])
         log = metric == "loss" and bool(np.all(values[np.isfinite(values)] > 0))
         figs.append(
@@ -109,12 +112,42 @@ def _curves(views: RecordingViews) -> Section:
                 title=f"{name} during training",
                 caption=(
                     f"{name} of every member (thin lines), their mean (bold) and min–max "
-                    "band, on the training and test sets. The red line is the timeline's "
-                    "step, so the unit panels below can be read against the curve."
+                    f"band, on the {sets}. The red line is the timeline's step, so the unit "
+                    "panels below can be read against the curve."
                 ),
             )
         )
     return Section("Training", figs)
+
+
+def _sets(keys: Sequence[str]) -> str:
+    """``["train_loss", "test_loss"]`` -> ``"train and test sets"``."""
+    names = [k.rsplit("_", 1)[0] for k in keys]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{joined} set{'s' if len(names) > 1 else ''}"
+
+
+def _one_point(views: RecordingViews) -> Any:
+    """The loss and accuracy at the only recorded point, over the members."""
+    rows = []
+    for key, values in views.curves.items():
+        v = np.asarray(values, dtype=np.float64)[:, -1]
+        rows.append(
+            [key.replace("_", " "), f"{np.mean(v):.4g}", f"{np.min(v):.4g}", f"{np.max(v):.4g}"]
+        )
+    step = int(views.curve_steps[-1])
+    return table(
+        "curve-point",
+        ["", "mean", "min", "max"],
+        rows,
+        title=f"Loss and accuracy at step {step}",
+        caption=(
+            f"One point was recorded (step {step}), so there is no curve: the loss and "
+            f"accuracy of the {len(np.asarray(next(iter(views.curves.values()))))} members on "
+            f"the {_sets([k for k in views.curves if k.endswith('loss')] or list(views.curves))}"
+            ", mean, min and max over members."
+        ),
+    )
 
 
 def _layer(views: RecordingViews, i: int, layer: LayerViews) -> Section:
