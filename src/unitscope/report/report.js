@@ -435,8 +435,9 @@
     d.markers.forEach((m, i) => {
       if (!(m.x >= edges[0] && m.x <= edges[edges.length - 1])) return;
       p.line(xs(m.x), box.y0, xs(m.x), box.y1, "#333", 1, true);
-      const right = xs(m.x) > box.x1 - 90;
-      p.text(xs(m.x) + (right ? -3 : 3), box.y0 + 12 + 13 * i, m.name + " " + label(m.x), { color: "#333", anchor: right ? "right" : "left" });
+      const text = m.name + " " + label(m.x);
+      const right = xs(m.x) + 3 + 6.2 * text.length > box.x1; // 11px sans: ~6.2px a character
+      p.text(xs(m.x) + (right ? -3 : 3), box.y0 + 12 + 13 * i, text, { color: "#333", anchor: right ? "right" : "left" });
     });
     legend(p, d.series.map((s) => s.name), box.x0, 16);
     return { box: box, xs: xs, edges: edges, counts: counts };
