@@ -177,6 +177,23 @@ def test_no_step_0_gives_the_untrained_reason():
             "the recording's first checkpoint is step 5, not step 0"
         )
         assert "untrained" not in u.null_shares
+        assert "train.checkpoints=[0, ...]" in u.untrained_reason
+
+
+def test_your_own_networks_are_told_to_number_their_untrained_checkpoint_0():
+    import torch
+
+    from unitscope.record import Recording
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh()) for _ in range(3)]
+    x = torch.randn(40, 3)
+    rec = Recording.from_models(nets, (x, (x[:, 0] > 0).long()), ["1"])
+    (s,) = views.recording_views(rec).seeds
+    assert s.universal is not None and "untrained" not in s.universal.samples
+    reason = s.universal.untrained_reason
+    assert reason.startswith("the recording's first checkpoint is step 1, not step 0")
+    assert "steps=[0, ...]" in reason and "--steps 0" in reason and "train." not in reason
 
 
 def test_the_stage_is_listed_and_cheap_stages_stay_out_for_one_member():

@@ -220,7 +220,10 @@ def untrained_reason(rec: Recording) -> str:
         return "the recording's only checkpoint is step 0, the one compared"
     if int(rec.steps[0]) == 0:
         return ""
-    return (
-        f"the recording's first checkpoint is step {int(rec.steps[0])}, not step 0; record "
-        "step 0, e.g. train.checkpoints=[0, ...]"
+    how = (
+        "record the networks before training as a checkpoint numbered 0 (steps=[0, ...]; "
+        "--steps 0,... in unitscope record)"
+        if rec.is_torch
+        else "record step 0, e.g. train.checkpoints=[0, ...]"
     )
+    return f"the recording's first checkpoint is step {int(rec.steps[0])}, not step 0; {how}"
