@@ -57,12 +57,16 @@ def test_one_recorded_point_is_a_table_not_an_empty_curve():
     assert rows["probe loss"] == [f"{loss.mean():.4g}", f"{loss.min():.4g}", f"{loss.max():.4g}"]
     assert "on the probe set" in fig.caption and "step 1" in fig.title
     assert "not known" in report.render_html(doc)  # no seeds for networks trained elsewhere
+    siblings = next(f for f in doc.figures() if f.id == "siblings-0")
+    assert "at step 1, the one checkpoint recorded" in siblings.caption
 
 
 def test_curve_captions_name_the_sets_drawn(moons_rec):
     doc = report.recording_document(views.recording_views(moons_rec, resolution=8))
     fig = next(f for f in doc.figures() if f.id == "curve-loss")
     assert "on the train and test sets" in fig.caption
+    siblings = next(f for f in doc.figures() if f.id == "siblings-0")
+    assert f"before training (step 0) and at step {int(moons_rec.steps[-1])}" in siblings.caption
 
 
 def test_cnn_report_has_zeiler_fergus_figures(cnn_rec):

@@ -81,9 +81,16 @@ def correlation_figure(
 def sibling_figure(name: str, c: UnitCorrelations, steps: np.ndarray, fid: str) -> Figure:
     """Histogram of every unit's best sibling correlation, first vs last checkpoint."""
     sib = c.siblings  # (T, K, U)
+    first, last = int(steps[0]), int(steps[-1])
+    if len(steps) == 1:
+        when = f"at step {last}, the one checkpoint recorded"
+    elif first == 0:
+        when = f"before training (step 0) and at step {last}"
+    else:
+        when = f"at the first and last checkpoints (steps {first} and {last})"
     return histogram(
         fid,
-        {f"step {int(steps[0])}": sib[0], f"step {int(steps[-1])}": sib[-1]},
+        {f"step {first}": sib[0], f"step {last}": sib[-1]},
         bins=24,
         value_range=(-1.0, 1.0),
         markers={"identical": 1.0},
@@ -92,7 +99,7 @@ def sibling_figure(name: str, c: UnitCorrelations, steps: np.ndarray, fid: str) 
         title=f"How alike are the units of {name}?",
         caption=(
             f"For every unit of {name} in every member, its largest correlation with another "
-            "unit of the same layer, before and after training. Mass near 1 means units that "
+            f"unit of the same layer, {when}. Mass near 1 means units that "
             "duplicate a sibling (a symmetric start that training did not break); mass far "
             "from 1 means every unit found a function of its own."
         ),
