@@ -236,66 +236,146 @@ def stitch(
         >>> s.matrix("permutation", "self").diagonal().tolist()  # A into A costs nothing
         [0.0, 0.0]
     """
+    nets = {"a": (model_a, "model_a"), "b": (model_b, "model_b")}
+    [result] = _stitch_pairs(
+        nets,
+        {"a": (untrained, "untrained")},
+        [("a", "b")],
+        data,
+        layers_a=layers_a,
+        layers_b=layers_b,
+        fits=fits,
+        controls=controls,
+        loss=loss,
+        task_steps=task_steps,
+        task_lr=task_lr,
+        margin=margin,
+        layout=layout,
+    )
+    return result
+
+
+def _stitch_pairs(
+    nets: Mapping[str, tuple[Any, str]],
+    untrained: Mapping[str, tuple[Any, str]],
+    pairs: Sequence[tuple[str, str]],
+    data: Any,
+    *,
+    layers_a: Sequence[str] | None = None,
+    layers_b: Sequence[str] | None = None,
+    fits: Sequence[str] = DEFAULT_FITS,
+    controls: Sequence[str] = CONTROLS,
+    loss: str = "auto",
+    task_steps: int = 100,
+    task_lr: float = 0.1,
+    margin: float = 2.0,
+    layout: Any = None,
+    shared_input: bool = False,
+) -> list[Stitching]:
+    """:func:`stitch` for every pair ``(a, b)`` of keys of ``nets`` (key -> (network, its name
+    in messages)), each network built and run once for all its pairs; ``untrained[a]`` is A's
+    step-0 network. ``shared_input``: every network reads the same raw input (members of one
+    recording), so the raw-input control is fitted once per B. The networks share one dtype
+    and device (the first B's). ``seconds``: each pair's own work plus its share of the rest.
+    """
     start = time.perf_counter()
-    a, b = _body(model_a, "model_a", layout), _body(model_b, "model_b", layout)
-    rows, cols = a.check_layers(layers_a, "A"), b.check_layers(layers_b, "B")
+    bodies = {key: _body(net, name, layout) for key, (net, name) in nets.items()}
+    grids = [
+        (a, b, bodies[a].check_layers(layers_a, "A"), bodies[b].check_layers(layers_b, "B"))
+        for a, b in pairs
+    ]
     specs = _check_fits(fits)
     chosen = _check_controls(controls)
-    if "untrained" in chosen and untrained is None:
+    sources = list(dict.fromkeys(a for a, _ in pairs))
+    if "untrained" in chosen and any(untrained.get(a, (None, ""))[0] is None for a in sources):
         raise UnitscopeError(
             "the 'untrained' control needs A before training: pass `untrained=` (e.g. "
             "recording.model(0, members=[k])) or leave 'untrained' out of `controls`."
         )
-    splits = as_splits(data, b.dtype, b.device)
-    _check_io(a, b, splits)
+    first = bodies[pairs[0][1]]
+    splits = as_splits(data, first.dtype, first.device)
+    for a, b, _, _ in grids:
+        _check_io(bodies[a], bodies[b], splits)
     fit_split = "train" if "train" in splits else next(iter(splits))
     eval_split = "test" if "test" in splits else list(splits)[-1]
-    bodies: dict[str, Any] = {"a": a, "b": b}
     if "untrained" in chosen:
-        bodies["u"] = _body(untrained, "untrained", layout)
-        bodies["u"].check_layers(rows, "A")
+        for a, _, rows, _ in grids:
+            if f"{a}@0" not in bodies:
+                net, name = untrained[a]
+                bodies[f"{a}@0"] = _body(net, name, layout)
+            bodies[f"{a}@0"].check_layers(rows, "A")
     acts = {
         k: {s: body.activations(x) for s, (x, _) in splits.items()} for k, body in bodies.items()
     }
-    jobs = _jobs(chosen, rows, cols)
-    _check_ranks(specs, jobs, acts, fit_split)
-    run = Runner(bodies, acts, splits, fit_split, eval_split, loss, task_steps, task_lr)
-    width = max(t.shape[1] for layers in acts["a"].values() for t in layers.values())
-    small = splits[fit_split][0].shape[0] * width * width < SMALL_STEP
-    with cpu_threads(1 if small else torch.get_num_threads()):  # small: threads cost more
-        entries = [
-            run.entry(source, src, tgt, spec, la, lb)
-            for source, src, tgt, pairs in jobs
-            for spec in specs
-            for la, lb in pairs
-        ]
-    return Stitching(
-        layers_a=rows,
-        layers_b=cols,
-        fits=[s for s, _, _ in specs],
-        sources=["trained", *chosen],
-        fit_split=fit_split,
-        eval_split=eval_split,
-        target=run.own("b"),
-        self_target=run.own("a"),
-        entries=entries,
-        margin=float(margin),
-        seconds=time.perf_counter() - start,
+    run = Runner(
+        bodies, acts, splits, fit_split, eval_split, loss, task_steps, task_lr, shared_input
     )
+    shared = (time.perf_counter() - start) / len(grids)
+    out: list[Stitching] = []
+    prefitted: set[str] = set()
+    for a, b, rows, cols in grids:
+        begin = time.perf_counter()
+        jobs = _jobs(chosen, rows, cols, a, b, f"{a}@0")
+        _check_ranks(specs, jobs, acts, fit_split)
+        width = max(t.shape[1] for layers in acts[a].values() for t in layers.values())
+        small = splits[fit_split][0].shape[0] * width * width < SMALL_STEP
+        with cpu_threads(1 if small else torch.get_num_threads()):  # small: threads cost more
+            if a not in prefitted:  # A's permutations into all its Bs at once
+                prefitted.add(a)
+                _prefit(run, chosen, specs, [g for g in grids if g[0] == a], f"{a}@0")
+            entries = [
+                run.entry(source, src, tgt, spec, la, lb)
+                for source, src, tgt, grid in jobs
+                for spec in specs
+                for la, lb in grid
+            ]
+        out.append(
+            Stitching(
+                layers_a=rows,
+                layers_b=cols,
+                fits=[s for s, _, _ in specs],
+                sources=["trained", *chosen],
+                fit_split=fit_split,
+                eval_split=eval_split,
+                target=run.own(b),
+                self_target=run.own(a),
+                entries=entries,
+                margin=float(margin),
+                seconds=shared + time.perf_counter() - begin,
+            )
+        )
+    return out
+
+
+def _prefit(run: Runner, chosen: list[str], specs, grids, u: str) -> None:
+    """The permutation maps of one A (body ``a``, ``u`` before training) into every B it is
+    paired with, fitted together (the raw input's are fitted once per B anyway)."""
+    if len(grids) < 2:
+        return
+    a, rows, cols = grids[0][0], grids[0][2], grids[0][3]
+    tgts = [b for _, b, _, c in grids if c == cols]
+    for source, src, _, grid in _jobs(chosen, rows, cols, a, "", u):
+        if source in ("trained", "untrained"):
+            for spec in (s for s in specs if s[1] == "permutation"):
+                for la, lb in grid:
+                    run.prefit_permutations(src, tgts, spec, la, lb)
 
 
 Job = tuple[str, str, str, list[tuple[str, str]]]  # source, source body, target body, pairs
 
 
-def _jobs(controls: list[str], rows: list[str], cols: list[str]) -> list[Job]:
+def _jobs(
+    controls: list[str], rows: list[str], cols: list[str], a: str, b: str, u: str
+) -> list[Job]:
+    """The stitches of A (body ``a``, ``u`` before training) into B (body ``b``)."""
     grid = [(i, j) for i in rows for j in cols]
-    jobs: list[Job] = [("trained", "a", "b", grid)]
+    jobs: list[Job] = [("trained", a, b, grid)]
     if "self" in controls:
-        jobs.append(("self", "a", "a", [(i, j) for i in rows for j in rows]))
+        jobs.append(("self", a, a, [(i, j) for i in rows for j in rows]))
     if "input" in controls:
-        jobs.append(("input", "a", "b", [(INPUT, j) for j in cols]))
+        jobs.append(("input", a, b, [(INPUT, j) for j in cols]))
     if "untrained" in controls:
-        jobs.append(("untrained", "u", "b", grid))
+        jobs.append(("untrained", u, b, grid))
     return jobs
 
 
@@ -410,6 +490,93 @@ def stitch_recordings(
         >>> s.matrix("permutation").tolist(), s.fit_split, s.eval_split  # A into A
         ([[0.0]], 'fit', 'eval')
     """
+    i, j, step_value, chosen, notes = _check_recordings(
+        rec_a, rec_b, members, step, controls, factory, kwargs
+    )
+    other = rec_a if rec_b is None else rec_b
+    kwargs.setdefault("loss", rec_a.config["train"]["loss"])
+    if rec_a.is_torch:
+        build = resolve_factory(factory)
+        for key, rec in (("layers_a", rec_a), ("layers_b", other)):
+            kwargs[key] = kwargs.get(key) or rec.layers
+        kwargs["layout"] = _recorded_layouts(rec_a, other, kwargs["layers_a"], kwargs["layers_b"])
+        model_a = rec_a.modules(build, step_value, members=[i])[0]
+        model_b = other.modules(build, step_value, members=[j])[0]
+        untrained = rec_a.modules(build, 0, members=[i])[0] if "untrained" in chosen else None
+        data, note = _torch_data(rec_a, data)
+        notes += [note] if note else []
+    else:
+        model_a = rec_a.model(step_value, members=[i])
+        model_b = other.model(step_value, members=[j])
+        untrained = rec_a.model(0, members=[i]) if "untrained" in chosen else None
+        data = recording_data(rec_a) if data is None else data
+    result = stitch(model_a, model_b, data, controls=chosen, untrained=untrained, **kwargs)
+    return replace(result, notes=notes, members=(i, j), step=step_value)
+
+
+def stitch_pairs(
+    rec: Recording,
+    pairs: Sequence[tuple[int, int]],
+    *,
+    step: int = -1,
+    controls: Sequence[str] = CONTROLS,
+    data: Any = None,
+    factory: Any = None,
+    **kwargs: Any,
+) -> list[Stitching]:
+    """:func:`stitch_recordings` of member i into member j for every ``(i, j)`` in ``pairs``.
+
+    The same numbers as ``[stitch_recordings(rec, members=p, ...) for p in pairs]``, with
+    each member built and run on the data once for all its pairs, and the raw-input control
+    fitted once per B. A recording of torch networks is stitched pair by pair.
+
+    Example:
+        >>> from unitscope.train import Config, fit
+        >>> rec = fit(Config.from_dict({"data": {"name": "moons"}, "model": {"hidden": [6]},
+        ...     "train": {"steps": 5, "checkpoints": [0, 5]}, "seeds": {"init": [0, 1, 2]}}))
+        >>> shared = stitch_pairs(rec, [(0, 1), (0, 2)], fits=["direct"])
+        >>> alone = stitch_recordings(rec, members=(0, 2), fits=["direct"])
+        >>> shared[1].summary()["penalty"] == alone.summary()["penalty"]
+        True
+    """
+    if rec.is_torch or not pairs:
+        kwargs |= {"step": step, "controls": controls, "data": data, "factory": factory}
+        return [stitch_recordings(rec, members=p, **kwargs) for p in pairs]
+    checked = [_check_recordings(rec, None, p, step, controls, factory, kwargs) for p in pairs]
+    step_value, chosen, notes = checked[0][2:]
+    kwargs.setdefault("loss", rec.config["train"]["loss"])
+    keys = sorted({k for i, j, *_ in checked for k in (i, j)})
+    nets = {f"m{k}": (rec.model(step_value, members=[k]), f"member {k}") for k in keys}
+    untrained = {}
+    if "untrained" in chosen:
+        for i in sorted({i for i, *_ in checked}):
+            untrained[f"m{i}"] = (rec.model(0, members=[i]), "untrained")
+    data = recording_data(rec) if data is None else data
+    results = _stitch_pairs(
+        nets,
+        untrained,
+        [(f"m{i}", f"m{j}") for i, j, *_ in checked],
+        data,
+        controls=chosen,
+        shared_input=True,
+        **kwargs,
+    )
+    return [
+        replace(r, notes=list(notes), members=(i, j), step=step_value)
+        for r, (i, j, *_) in zip(results, checked)
+    ]
+
+
+def _check_recordings(
+    rec_a: Recording,
+    rec_b: Recording | None,
+    members: tuple[int, int] | None,
+    step: int,
+    controls: Sequence[str],
+    factory: Any,
+    kwargs: dict[str, Any],
+) -> tuple[int, int, int, list[str], list[str]]:
+    """:func:`stitch_recordings`' checks: (i, j, the step, the controls run, notes)."""
     other = rec_a if rec_b is None else rec_b
     _check_kinds(rec_a, rec_b, factory, kwargs)
     i, j = (0, 1 if rec_b is None else 0) if members is None else members
@@ -438,25 +605,7 @@ def stitch_recordings(
         notes.append(
             f"the untrained control was left out: the first checkpoint is step {first}, not 0."
         )
-    kwargs.setdefault("loss", rec_a.config["train"]["loss"])
-    i, j = int(i), int(j)
-    if rec_a.is_torch:
-        build = resolve_factory(factory)
-        for key, rec in (("layers_a", rec_a), ("layers_b", other)):
-            kwargs[key] = kwargs.get(key) or rec.layers
-        kwargs["layout"] = _recorded_layouts(rec_a, other, kwargs["layers_a"], kwargs["layers_b"])
-        model_a = rec_a.modules(build, step_value, members=[i])[0]
-        model_b = other.modules(build, step_value, members=[j])[0]
-        untrained = rec_a.modules(build, 0, members=[i])[0] if "untrained" in chosen else None
-        data, note = _torch_data(rec_a, data)
-        notes += [note] if note else []
-    else:
-        model_a = rec_a.model(step_value, members=[i])
-        model_b = other.model(step_value, members=[j])
-        untrained = rec_a.model(0, members=[i]) if "untrained" in chosen else None
-        data = recording_data(rec_a) if data is None else data
-    result = stitch(model_a, model_b, data, controls=chosen, untrained=untrained, **kwargs)
-    return replace(result, notes=notes, members=(i, j), step=step_value)
+    return int(i), int(j), step_value, chosen, notes
 
 
 def _check_kinds(

@@ -69,6 +69,9 @@ class MLPBody:
                 "stitch; train with one, e.g. --set model.hidden=[16]."
             )
         self.dtype = next(net.parameters()).dtype
+        # per layer: the later dense layers' weights (in, out), biases, and whether an
+        # activation follows (read from the network at the first `head` call)
+        self._later: dict[str, list[tuple[Tensor, Tensor | None, bool]]] = {}
         self.device = next(net.parameters()).device
 
     def check_layers(self, layers: Sequence[str] | None, side: str) -> list[str]:
@@ -93,16 +96,23 @@ class MLPBody:
         return {INPUT: flat, **{k: v[0] for k, v in hidden.items()}}  # (n, U) each
 
     def head(self, layer: str, h: Tensor, x: Tensor | None = None) -> Tensor:
-        net = self.net  # an MLP after `layer` reads nothing but h
-        start = self.layers.index(layer) + 1
-        later: list[BatchedLinear] = [*net.hidden[start:], net.out]
-        for dense in later:
-            w = dense.weight.detach()[0]  # (out, in)
-            h = h @ w.T
-            if dense.bias is not None:
-                h = h + dense.bias.detach()[0]
-            if dense is not net.out:
-                h = net.act(h)
+        if layer not in self._later:  # an MLP after `layer` reads nothing but h
+            start = self.layers.index(layer) + 1
+            later: list[BatchedLinear] = [*self.net.hidden[start:], self.net.out]
+            self._later[layer] = [
+                (
+                    dense.weight.detach()[0].T,  # (in, out)
+                    None if dense.bias is None else dense.bias.detach()[0],
+                    dense is not self.net.out,
+                )
+                for dense in later
+            ]
+        for w, b, hidden in self._later[layer]:
+            h = h @ w
+            if b is not None:
+                h = h + b
+            if hidden:
+                h = self.net.act(h)
         return h  # (n, n_outputs)
 
     def outputs(self, x: Tensor) -> Tensor:

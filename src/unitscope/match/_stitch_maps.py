@@ -24,6 +24,7 @@ The maps are fitted in float64 (torch's linear algebra, numpy arrays out);
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ from torch import Tensor
 
 from .._errors import UnitscopeError, unknown_name
 from ._activations import activations
+from ._correlation import _CHUNK
 
 FITS = ("direct", "task", "permutation", "orthogonal", "lowrank:k")
 
@@ -126,15 +128,32 @@ def lowrank_map(xa: np.ndarray, yb: np.ndarray, k: int) -> LinearMap:
 
 def permutation_map(xa: np.ndarray, yb: np.ndarray) -> LinearMap:
     """The Hungarian matching of A's units to B's, as a 0/1 map (equal widths only)."""
-    if xa.shape[1] != yb.shape[1]:
-        raise UnitscopeError(
-            f"the permutation stitcher needs layers of equal width, got {xa.shape[1]} and "
-            f"{yb.shape[1]} units."
-        )
-    perm = activations(xa, yb, null=None).perm[0]  # unit i of A is unit perm[i] of B
-    weight = np.zeros((xa.shape[1], yb.shape[1]))
-    weight[np.arange(len(perm)), perm] = 1.0
-    return LinearMap(weight, np.zeros(yb.shape[1]), perm)
+    return permutation_maps(xa, [yb])[0]
+
+
+def permutation_maps(xa: np.ndarray, ybs: Sequence[np.ndarray]) -> list[LinearMap]:
+    """:func:`permutation_map` of A into each of several Bs, A's statistics computed once.
+
+    The Bs go through :func:`~unitscope.match.activations` together, in groups small enough
+    that each group's rows are read in one chunk, as for one B: the same maps as one by one.
+    """
+    for yb in ybs:
+        if xa.shape[1] != yb.shape[1]:
+            raise UnitscopeError(
+                f"the permutation stitcher needs layers of equal width, got {xa.shape[1]} and "
+                f"{yb.shape[1]} units."
+            )
+    n, U = xa.shape
+    group = max(1, _CHUNK // max(1, n * 2 * U))  # Bs per call that keep one chunk
+    out = []
+    for lo in range(0, len(ybs), group):
+        stacked = np.stack(ybs[lo : lo + group])  # (P, n, U)
+        perms = activations(xa[None], stacked, layout="KND", null=None).perm  # (P, U)
+        for perm in perms:  # unit i of A is unit perm[i] of B
+            weight = np.zeros((U, U))
+            weight[np.arange(U), perm] = 1.0
+            out.append(LinearMap(weight, np.zeros(U), perm))
+    return out
 
 
 def closed_form(name: str, rank: int | None, xa: np.ndarray, yb: np.ndarray) -> LinearMap:

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from ._interpolate import _loss
-from ._stitch_maps import Gaussian, LinearMap, closed_form
+from ._stitch_body import INPUT
+from ._stitch_maps import Gaussian, LinearMap, closed_form, permutation_maps
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,32 @@ class StitchEntry:
 
 
 class Runner:
-    """Fits and evaluates the stitched networks; caches float64 copies and reference stats."""
+    """Fits and evaluates the stitched networks; caches float64 copies, reference stats and
+    the networks' own scores, per body, so that many pairs of bodies share them.
 
-    def __init__(self, bodies, acts, splits, fit_split, eval_split, loss, steps, lr):
+    With ``shared_input`` every body reads the same raw input, so a stitch from the raw
+    input depends on its target alone and is fitted once per target (and reused)."""
+
+    def __init__(self, bodies, acts, splits, fit_split, eval_split, loss, steps, lr, shared_input):
         self.bodies, self.acts, self.splits = bodies, acts, splits
         self.fit_split, self.eval_split = fit_split, eval_split
         self.loss, self.steps, self.lr = loss, int(steps), float(lr)
+        self.shared_input = bool(shared_input)
         self._f64: dict[tuple[str, str, str], np.ndarray] = {}
         self._ref: dict[tuple[str, str], tuple[Gaussian, float]] = {}
-        self._own: dict[str, dict[str, float]] = {}
+        self._own: dict[tuple[str, int], dict[str, float]] = {}
+        self._input: dict[tuple[str, str, str], StitchEntry] = {}
+        self._maps: dict[tuple[str, str, str, str, str], LinearMap] = {}
+
+    def prefit_permutations(self, src: str, tgts: list[str], spec, la: str, lb: str) -> None:
+        """Fit the permutation maps of ``src`` into every body of ``tgts`` at once (see
+        :func:`permutation_maps`); :meth:`entry` uses them. Pairs a permutation cannot join
+        (unequal widths or rows) are left to :meth:`entry`."""
+        xa = self.f64(src, self.fit_split, la)
+        fit = [t for t in tgts if self.f64(t, self.fit_split, lb).shape == xa.shape]
+        maps = permutation_maps(xa, [self.f64(t, self.fit_split, lb) for t in fit])
+        for tgt, m in zip(fit, maps):
+            self._maps[(src, tgt, spec[0], la, lb)] = m
 
     def kind(self, y: Tensor) -> str:
         return (
@@ -89,15 +107,17 @@ class Runner:
         return scores
 
     def own(self, body: str) -> dict[str, float]:
-        """The target network's own loss and accuracy on every split."""
-        if body not in self._own:
+        """The network's own loss and accuracy on every split (kept per thread count: the
+        same as a fresh run's under the thread setting it is asked under)."""
+        key = (body, torch.get_num_threads())
+        if key not in self._own:
             net = self.bodies[body]
-            self._own[body] = {
+            self._own[key] = {
                 k: v
                 for s, (x, y) in self.splits.items()
                 for k, v in self.scores(net.outputs(x), y, s).items()
             }
-        return self._own[body]
+        return self._own[key]
 
     def reference(self, body: str, layer: str) -> tuple[Gaussian, float]:
         if (body, layer) not in self._ref:
@@ -109,6 +129,14 @@ class Runner:
         return self._ref[(body, layer)]
 
     def entry(self, source: str, src: str, tgt: str, spec, la: str, lb: str) -> StitchEntry:
+        if not (self.shared_input and la == INPUT):
+            return self._entry(source, src, tgt, spec, la, lb)
+        key = (tgt, spec[0], lb)
+        if key not in self._input:
+            self._input[key] = self._entry(source, src, tgt, spec, la, lb)
+        return self._input[key]
+
+    def _entry(self, source: str, src: str, tgt: str, spec, la: str, lb: str) -> StitchEntry:
         text, name, rank = spec
         xa, yb = self.f64(src, self.fit_split, la), self.f64(tgt, self.fit_split, lb)
         note = ""
@@ -123,7 +151,9 @@ class Runner:
         if note:
             nan = dict.fromkeys(self.own(tgt), math.nan)
             return StitchEntry(source, text, la, lb, nan, dict(nan), math.nan, math.nan, None, note)
-        fitted = closed_form(name, rank, xa, yb)
+        fitted = self._maps.pop((src, tgt, text, la, lb), None)  # fitted with others?
+        if fitted is None:
+            fitted = closed_form(name, rank, xa, yb)
         head = self.bodies[tgt].head
         if name == "task":
             (x_in, y_fit), x_fit = (

@@ -33,6 +33,7 @@ import torch
 
 from .. import match
 from ..match._compare import recording_data
+from ..match._stitch import stitch_pairs
 from ..match._universal import random_rotation
 from ..record import Recording
 from ..train import Config, fit
@@ -124,20 +125,21 @@ def stitching(rec: Recording, data: Any) -> dict[str, Any]:
         for src in ("trained", "input", "untrained")
         for f in FITS
     }
-    with torch.no_grad():
-        for i, j in combinations(range(K), 2):
-            s = match.stitch_recordings(
-                rec,
-                members=(i, j),
-                fits=list(FITS),
-                controls=["input", "untrained"],
-                layers_a=[LAYER],
-                layers_b=[LAYER],
-                data=data,
-            )
-            for key, m in out.items():
-                src, f = key.split(" ")
-                m[i, j] = s.matrix(f, src)[0, 0]
+    pairs = list(combinations(range(K), 2))
+    with torch.no_grad():  # every member built and run once for all its pairs
+        done = stitch_pairs(
+            rec,
+            pairs,
+            fits=list(FITS),
+            controls=["input", "untrained"],
+            layers_a=[LAYER],
+            layers_b=[LAYER],
+            data=data,
+        )
+    for (i, j), s in zip(pairs, done):
+        for key, m in out.items():
+            src, f = key.split(" ")
+            m[i, j] = s.matrix(f, src)[0, 0]
     return {key: m.tolist() for key, m in out.items()}
 
 
