@@ -27,7 +27,8 @@ your own networks (``Recording.from_models``) is matched by its recorded activat
 
 Can B *use* A's units? ``match.stitch(model_a, model_b, data)`` connects every layer of A into
 every layer of B through a fitted map and reports the stitching penalty, with self, raw-input
-and untrained controls (``match.stitch_recordings(rec)`` for two members of a recording); any
+and untrained controls (``match.stitch_recordings(rec)`` for two members of a recording,
+``match.stitch_pairs(rec, pairs)`` for many pairs, each member run once); any
 torch module works too, with ``layers_a`` / ``layers_b`` module names and a ``layout`` for
 conv maps or tokens (stitched at every position).
 Do they predict alike? ``match.agreement(rec)``: disagreement, Cohen's κ, Jensen–Shannon
@@ -61,7 +62,7 @@ from ._interpolate import interpolate
 from ._module_line import repair
 from ._permute import identity_perms, invert, permute, random_perms
 from ._spec import Axis, Group, PermutationSpec, RepairPoint
-from ._stitch import StitchEntry, Stitching, stitch, stitch_recordings
+from ._stitch import StitchEntry, Stitching, stitch, stitch_pairs, stitch_recordings
 from ._trace import permutation_spec
 from ._universal import Universality, universal
 from ._weights import WeightMatch, weights
@@ -103,6 +104,7 @@ __all__ = [
     "relative_reduction",
     "repair",
     "stitch",
+    "stitch_pairs",
     "stitch_recordings",
     "universal",
     "weights",

@@ -33,7 +33,6 @@ import torch
 
 from .. import match
 from ..match._compare import recording_data
-from ..match._stitch import stitch_pairs
 from ..match._universal import random_rotation
 from ..record import Recording
 from ..train import Config, fit
@@ -127,7 +126,7 @@ def stitching(rec: Recording, data: Any) -> dict[str, Any]:
     }
     pairs = list(combinations(range(K), 2))
     with torch.no_grad():  # every member built and run once for all its pairs
-        done = stitch_pairs(
+        done = match.stitch_pairs(
             rec,
             pairs,
             fits=list(FITS),
