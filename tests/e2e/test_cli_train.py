@@ -54,6 +54,8 @@ def test_train_from_toml_with_override(tmp_path, capsys):
     assert json.loads(out)["model"]["activation"] == "tanh"
     code, out, _ = run(["info", str(tmp_path / "r")], capsys)
     assert "hidden.0 (5 units)" in out
+    steps = Recording.load(tmp_path / "r").steps.tolist()
+    assert f"checkpoints: {len(steps)}, at steps 0..10" in out and steps[0] == 0 and steps[-1] == 10
 
 
 @pytest.mark.parametrize(

@@ -89,9 +89,9 @@ def _print_summary(s: dict) -> None:
     )
     layers = ", ".join(f"{n} ({u} units)" for n, u in s["layers"].items())
     click.echo(f"layers:    {layers}")
-    click.echo(
-        f"checkpoints: {len(s['checkpoints'])} steps, {s['checkpoints'][0]}..{s['checkpoints'][-1]}"
-    )
+    steps = s["checkpoints"]
+    where = f"step {steps[0]}" if len(steps) == 1 else f"steps {steps[0]}..{steps[-1]}"
+    click.echo(f"checkpoints: {len(steps)}, at {where}")
     for key, values in s["final"].items():
         vals = [v for v in values if v == v]
         if vals:
