@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +124,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line(
         "(with CI=true a skip fails, unless the test needs a GPU)", yellow=True
     )
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """``cli(args, cwd=None)``: run ``unitscope ARGS`` in this process (in folder ``cwd``) and
+    return (exit code, stdout, stderr); a command that returns normally exits with 0."""
+    from unitscope.cli import main
+
+    def run(
+        args: Sequence[object], cwd: str | os.PathLike[str] | None = None
+    ) -> tuple[int, str, str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as stop:
+            code = int(stop.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
 
 
 @pytest.fixture

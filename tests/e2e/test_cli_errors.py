@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 
 import unitscope._files
-from unitscope.cli import main
 from unitscope.sweep import make_grid, run_sweep
 from unitscope.train import Config, fit
 
@@ -29,19 +28,9 @@ READ_ONLY = OSError(errno.EROFS, "Read-only file system")
 NO_PERMISSION = PermissionError(errno.EACCES, "Permission denied")
 
 
-def run(args, capsys):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def refused(args, capsys, message):
+def refused(cli, args, message):
     """Run the CLI and check: exit 2, exactly one line on stderr, no traceback, ``message``."""
-    code, _, err = run(args, capsys)
+    code, _, err = cli(args)
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert message in err, err
@@ -115,18 +104,20 @@ def failing_writes(monkeypatch, error: OSError) -> None:
         ),
     ],
 )
-def test_train_onto_a_full_or_read_only_disk(tmp_path, capsys, monkeypatch, error, reason):
+def test_train_onto_a_full_or_read_only_disk(cli, tmp_path, capsys, monkeypatch, error, reason):
     from safetensors import SafetensorError
 
     def save_file(*_a, **_k):
         raise error if isinstance(error, OSError) else SafetensorError(error)
 
     monkeypatch.setattr("safetensors.numpy.save_file", save_file)
-    refused(["train", "--out", tmp_path / "r", *SMALL], capsys, f"'{tmp_path / 'r'}': {reason}")
+    refused(cli, ["train", "--out", tmp_path / "r", *SMALL], f"'{tmp_path / 'r'}': {reason}")
     assert listing(tmp_path) == []  # no recording, no temporary folder
 
 
-def test_train_into_a_read_only_file_system_fails_before_training(tmp_path, capsys, monkeypatch):
+def test_train_into_a_read_only_file_system_fails_before_training(
+    cli, tmp_path, capsys, monkeypatch
+):
     def fit(*_a, **_k):
         raise AssertionError("training started")
 
@@ -136,22 +127,22 @@ def test_train_into_a_read_only_file_system_fails_before_training(tmp_path, caps
     monkeypatch.setattr("unitscope.cli.train.fit", fit)
     monkeypatch.setattr("unitscope.cli.train.tempfile.TemporaryFile", temporary_file)
     refused(
+        cli,
         ["train", "--out", tmp_path / "r", *SMALL],
-        capsys,
         f"unitscope: error: cannot write '{tmp_path}': Read-only file system; the file system is "
         "read-only; write elsewhere.",
     )
     (tmp_path / "file").write_text("x")
-    refused(["train", "--out", tmp_path / "file" / "r"], capsys, "it is a file, not a folder.")
+    refused(cli, ["train", "--out", tmp_path / "file" / "r"], "it is a file, not a folder.")
 
 
 @pytest.mark.parametrize("error", [FULL, READ_ONLY, NO_PERMISSION])
-def test_report_onto_a_full_or_read_only_disk(recording, tmp_path, capsys, monkeypatch, error):
+def test_report_onto_a_full_or_read_only_disk(cli, recording, tmp_path, capsys, monkeypatch, error):
     (tmp_path / "results.json").write_text("old")
     failing_writes(monkeypatch, error)
     refused(
+        cli,
         ["report", recording, "--out", tmp_path / "page.html", "--resolution", 8],
-        capsys,
         f"unitscope: error: cannot write '{tmp_path / 'page.html'}': {error.strerror};",
     )
     assert listing(tmp_path) == ["results.json"]  # neither file replaced, no temporaries
@@ -159,7 +150,9 @@ def test_report_onto_a_full_or_read_only_disk(recording, tmp_path, capsys, monke
 
 
 @pytest.mark.parametrize("error", [FULL, READ_ONLY, NO_PERMISSION])
-def test_sweep_table_onto_a_full_or_read_only_disk(swept, tmp_path, capsys, monkeypatch, error):
+def test_sweep_table_onto_a_full_or_read_only_disk(
+    cli, swept, tmp_path, capsys, monkeypatch, error
+):
     (tmp_path / "t.csv").write_text("old table")
 
     def write_csv(_rows, _columns, path):
@@ -178,21 +171,21 @@ def test_sweep_table_onto_a_full_or_read_only_disk(swept, tmp_path, capsys, monk
 
         monkeypatch.setattr(Path, "unlink", refusing_unlink)
     refused(
+        cli,
         ["sweep", "table", swept, "--out", tmp_path / "t.csv"],
-        capsys,
         f"unitscope: error: cannot write '{tmp_path / 't.csv'}': {error.strerror};",
     )
     assert listing(tmp_path) == ["t.csv"] and (tmp_path / "t.csv").read_text() == "old table"
 
 
-def test_an_unforeseen_os_error_is_still_one_line(tmp_path, capsys, monkeypatch):
+def test_an_unforeseen_os_error_is_still_one_line(cli, tmp_path, capsys, monkeypatch):
     def fit(*_a, **_k):
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x"))
 
     monkeypatch.setattr("unitscope.cli.train.fit", fit)
     refused(
+        cli,
         ["train", "--out", tmp_path / "r", *SMALL],
-        capsys,
         f"unitscope: error: cannot access '{tmp_path / 'x'}': Permission denied.",
     )
 
@@ -200,72 +193,74 @@ def test_an_unforeseen_os_error_is_still_one_line(tmp_path, capsys, monkeypatch)
 # ---- a folder where a file goes; --force onto a file or a link ---------------------------------
 
 
-def test_a_folder_named_like_an_output_file(recording, swept, tmp_path, capsys):
+def test_a_folder_named_like_an_output_file(cli, recording, swept, tmp_path, capsys):
     (tmp_path / "page.html").mkdir()
     refused(
+        cli,
         ["report", recording, "--out", tmp_path / "page.html"],
-        capsys,
         "Invalid value for '--out': File",
     )
     (tmp_path / "results.json").mkdir()
     refused(
+        cli,
         ["report", recording, "--out", tmp_path / "other.html"],
-        capsys,
         f"cannot write '{tmp_path / 'results.json'}': it is a folder; remove it or choose "
         "another file name.",
     )
     assert not (tmp_path / "other.html").exists()  # checked before the report was built
     (tmp_path / "t.csv").mkdir()
-    refused(["sweep", "table", swept, "--out", tmp_path / "t.csv"], capsys, "is a directory")
+    refused(cli, ["sweep", "table", swept, "--out", tmp_path / "t.csv"], "is a directory")
     (tmp_path / "demo" / "report.html").mkdir(parents=True)
     refused(
+        cli,
         ["study", "symmetry", "--scale", "tiny", "--out", tmp_path / "demo"],
-        capsys,
         f"cannot write '{tmp_path / 'demo' / 'report.html'}': it is a folder",
     )
 
 
-def test_train_force_onto_a_file_or_a_link_fails_before_training(tmp_path, capsys, monkeypatch):
+def test_train_force_onto_a_file_or_a_link_fails_before_training(
+    cli, tmp_path, capsys, monkeypatch
+):
     def fit(*_a, **_k):
         raise AssertionError("training started")
 
     monkeypatch.setattr("unitscope.cli.train.fit", fit)
     (tmp_path / "file").write_text("mine")
-    refused(["train", "--out", tmp_path / "file", "--force", *SMALL], capsys, "is a file")
+    refused(cli, ["train", "--out", tmp_path / "file", "--force", *SMALL], "is a file")
     (tmp_path / "target").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "target")
-    refused(["train", "--out", tmp_path / "link", "--force", *SMALL], capsys, "symbolic link")
+    refused(cli, ["train", "--out", tmp_path / "link", "--force", *SMALL], "symbolic link")
     assert (tmp_path / "file").read_text() == "mine" and (tmp_path / "link").is_symlink()
 
 
 # ---- bad input files -------------------------------------------------------------------------
 
 
-def test_decompression_bomb_in_an_image_folder(tmp_path, capsys, monkeypatch):
+def test_decompression_bomb_in_an_image_folder(cli, tmp_path, capsys, monkeypatch):
     for name, side in (("a", 8), ("b", 8), ("b", 40)):
         (tmp_path / "imgs" / name).mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (side, side)).save(tmp_path / "imgs" / name / f"{side}.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the default is 89,478,485
     refused(
+        cli,
         ["train", "--out", tmp_path / "r", "--set", f"data.name={tmp_path / 'imgs'}"],
-        capsys,
         "40.png' has over 200 pixels, more than the 100 that can be decoded safely "
         "(a decompression bomb?)",
     )
 
 
-def test_object_arrays_in_measure(tmp_path, capsys):
+def test_object_arrays_in_measure(cli, tmp_path, capsys):
     np.savez(tmp_path / "x.npz", a=np.array([{"a": 1}] * 10, dtype=object))
     np.save(tmp_path / "y.npy", np.ones((10, 2)))
-    refused(["measure", "linear_cka", tmp_path / "x.npz", tmp_path / "y.npy"], capsys, "object")
+    refused(cli, ["measure", "linear_cka", tmp_path / "x.npz", tmp_path / "y.npy"], "object")
 
 
-def test_data_with_values_whose_squares_overflow(tmp_path, capsys):
+def test_data_with_values_whose_squares_overflow(cli, tmp_path, capsys):
     x = np.random.default_rng(0).random((40, 2)) * 1e300
     np.savez(tmp_path / "big.npz", x=x, y=np.arange(40) % 2)
     refused(
+        cli,
         ["train", "--out", tmp_path / "r", "--set", f"data.name={tmp_path / 'big.npz'}"],
-        capsys,
         "x holds values up to 9.",
     )
 
@@ -285,15 +280,17 @@ def test_data_with_values_whose_squares_overflow(tmp_path, capsys):
         ("data.seed=-1", "`data.seed` must be a seed: an integer from 0 to 2**63 - 1, got -1."),
     ],
 )
-def test_nonsense_values_are_refused_at_the_config_boundary(tmp_path, capsys, setting, message):
-    refused(["train", "--out", tmp_path / "r", "--set", setting], capsys, message)
+def test_nonsense_values_are_refused_at_the_config_boundary(
+    cli, tmp_path, capsys, setting, message
+):
+    refused(cli, ["train", "--out", tmp_path / "r", "--set", setting], message)
     assert not (tmp_path / "r").exists()
 
 
-def test_match_seed_outside_int64(recording, capsys):
+def test_match_seed_outside_int64(cli, recording, capsys):
     refused(
+        cli,
         ["match", recording, "--seed", -1, "--no-barrier"],
-        capsys,
         "`seed` must be a seed: an integer from 0 to 2**63 - 1, got -1.",
     )
 
@@ -306,29 +303,29 @@ def sixteen_gb(monkeypatch):
     monkeypatch.setattr("unitscope._memory.memory_limit", lambda: 16 * 10**9)
 
 
-def test_a_billion_hidden_units(tmp_path, capsys, sixteen_gb):
+def test_a_billion_hidden_units(cli, tmp_path, capsys, sixteen_gb):
     refused(
+        cli,
         ["train", "--out", tmp_path / "r", "--set", "model.hidden=[1000000000]"],
-        capsys,
         "training 1 member of 5,000,000,002 parameters each would need about",
     )
 
 
-def test_report_resolution_200000(recording, tmp_path, capsys, sixteen_gb):
+def test_report_resolution_200000(cli, recording, tmp_path, capsys, sixteen_gb):
     refused(
+        cli,
         ["report", recording, "--out", tmp_path / "p.html", "--resolution", 200000],
-        capsys,
         "unit views at resolution 200000 (200000x200000 points for each of ",
     )
     assert listing(tmp_path) == []
 
 
-def test_a_sweep_of_a_billion_seeds(tmp_path, capsys, sixteen_gb):
+def test_a_sweep_of_a_billion_seeds(cli, tmp_path, capsys, sixteen_gb):
     grid = tmp_path / "g.toml"
     grid.write_text("[seeds]\ninit = {range = [0, 1000000000]}\n")
     refused(
+        cli,
         ["sweep", "run", grid, "--out", tmp_path / "sw"],
-        capsys,
         "gives 1,000,000,000 jobs, which would need about 4.1 TB of memory",
     )
     assert not (tmp_path / "sw").exists()
@@ -339,18 +336,20 @@ def test_a_sweep_of_a_billion_seeds(tmp_path, capsys, sixteen_gb):
 
 @pytest.mark.parametrize("content", [b"", b"garbage" * 100])
 @pytest.mark.parametrize("command", ["status", "table"])
-def test_sweep_status_and_table_on_an_empty_or_corrupt_store(tmp_path, capsys, content, command):
+def test_sweep_status_and_table_on_an_empty_or_corrupt_store(
+    cli, tmp_path, capsys, content, command
+):
     (tmp_path / "sw").mkdir()
     (tmp_path / "sw" / "sweep.db").write_bytes(content)
     extra = ["--out", tmp_path / "t.csv"] if command == "table" else []
-    refused(["sweep", command, tmp_path / "sw", *extra], capsys, "is not a readable sweep database")
+    refused(cli, ["sweep", command, tmp_path / "sw", *extra], "is not a readable sweep database")
 
 
 @pytest.mark.parametrize("command", ["match", "report"])
-def test_match_and_report_on_a_recording_with_no_hidden_layer(linear, capsys, command):
+def test_match_and_report_on_a_recording_with_no_hidden_layer(cli, linear, capsys, command):
     refused(
+        cli,
         [command, linear],
-        capsys,
         "the recording has no hidden layer (it was trained with model.hidden = []): there are "
         f"no units to {command}",
     )

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from unitscope.cli import main
 from unitscope.record import Recording
 
 NETS = """
@@ -51,22 +50,13 @@ def files(tmp_path_factory):
     return root
 
 
-def run(args, capsys, monkeypatch, cwd):
-    monkeypatch.chdir(cwd)
-    try:
-        main(args)
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_two_checkpoint_files_are_matched_with_the_json_of_recordings(files, capsys, monkeypatch):
+def test_two_checkpoint_files_are_matched_with_the_json_of_recordings(
+    cli, files, capsys, monkeypatch
+):
     args = ["match", "a.pt", "b.safetensors", "--model", "h14nets.nets:make", "--data",
             "probe.npz", "--layer", "1", "--layer", "2", "--points", "5", "--repair",
             "--json"]  # fmt: skip
-    code, out, err = run(args, capsys, monkeypatch, files)
+    code, out, err = cli(args, cwd=files)
     assert code == 0, err
     doc = json.loads(out)
     assert set(doc) == {"a", "b", "step", "method", "seconds", "pairs", "groups"}
@@ -82,10 +72,10 @@ def test_two_checkpoint_files_are_matched_with_the_json_of_recordings(files, cap
     barrier = pair["barrier"]
     assert barrier["aligned"]["probe"]["barrier"] == pytest.approx(0.0, abs=1e-6)
     assert barrier["repaired"]["probe"]["barrier"] == pytest.approx(0.0, abs=1e-6)
-    code, text, err = run(args[:-1], capsys, monkeypatch, files)
+    code, text, err = cli(args[:-1], cwd=files)
     assert code == 0 and "matched corr 1.000" in text and "barrier (probe loss)" in text
     by_acts = [*args[:-4], "--method", "activations", "--no-barrier", "--json"]
-    code, out, err = run(by_acts, capsys, monkeypatch, files)
+    code, out, err = cli(by_acts, cwd=files)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["method"] == "activations" and doc["pairs"][0]["barrier"] is None
@@ -110,8 +100,8 @@ def test_two_checkpoint_files_are_matched_with_the_json_of_recordings(files, cap
           "--layer", "1"], "--data must be an existing .npz file"),
     ],
 )  # fmt: skip
-def test_bad_file_arguments_are_one_line(files, capsys, monkeypatch, args, message):
-    code, out, err = run(["match", *args], capsys, monkeypatch, files)
+def test_bad_file_arguments_are_one_line(cli, files, capsys, monkeypatch, args, message):
+    code, out, err = cli(["match", *args], cwd=files)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
 
@@ -119,7 +109,7 @@ def test_bad_file_arguments_are_one_line(files, capsys, monkeypatch, args, messa
 
 
 def test_report_compare_and_match_run_on_a_from_models_recording(
-    files, capsys, monkeypatch, tmp_path
+    cli, files, capsys, monkeypatch, tmp_path
 ):
     torch.manual_seed(1)
     nets = [torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
@@ -127,20 +117,20 @@ def test_report_compare_and_match_run_on_a_from_models_recording(
     probe = np.load(files / "probe.npz")
     rec = Recording.from_models(nets, (probe["x"], probe["y"]), ["1", "2"], name="probe.npz")
     folder = str(rec.save(tmp_path / "rec"))
-    code, out, err = run(["report", folder, "--json"], capsys, monkeypatch, tmp_path)
+    code, out, err = cli(["report", folder, "--json"], cwd=tmp_path)
     assert code == 0, err
     page = (tmp_path / "rec" / "report.html").read_text()
     assert "Sequential on probe.npz" in page and "Matched units of 1" in page
-    code, out, err = run(["compare", folder, folder, "--json"], capsys, monkeypatch, tmp_path)
+    code, out, err = cli(["compare", folder, folder, "--json"], cwd=tmp_path)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["layers"]["1"]["mean"] == pytest.approx(1.0) and doc["agreement"] is None
-    code, out, err = run(["match", folder, "--json"], capsys, monkeypatch, tmp_path)
+    code, out, err = cli(["match", folder, "--json"], cwd=tmp_path)
     assert code == 0, err
     assert len(json.loads(out)["pairs"]) == 3
-    code, out, err = run(["match", folder, "--method", "weights"], capsys, monkeypatch, tmp_path)
+    code, out, err = cli(["match", folder, "--method", "weights"], cwd=tmp_path)
     assert code == 2 and "weight matching of a torch recording needs" in err
-    code, out, err = run(["match", folder, "--model", "no_pkg:make"], capsys, monkeypatch, tmp_path)
+    code, out, err = cli(["match", folder, "--model", "no_pkg:make"], cwd=tmp_path)
     assert code == 2 and "cannot import 'no_pkg'" in err
-    code, out, err = run(["match", folder, "--data", "p.npz"], capsys, monkeypatch, tmp_path)
+    code, out, err = cli(["match", folder, "--data", "p.npz"], cwd=tmp_path)
     assert code == 2 and "--data is for checkpoint files" in err

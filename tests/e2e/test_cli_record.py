@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from unitscope.cli import main
 from unitscope.record import Recording
 
 NETS = """
@@ -45,24 +44,15 @@ def files(tmp_path_factory):
     return root
 
 
-def run(args, capsys, monkeypatch, cwd):
-    monkeypatch.chdir(cwd)
-    try:
-        main(args)
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 BASE = ["--model", "recnets.nets:make", "--data", "probe.npz", "--layer", "1"]
 
 
-def test_checkpoints_over_training_are_recorded_as_from_models_would(files, capsys, monkeypatch):
+def test_checkpoints_over_training_are_recorded_as_from_models_would(
+    cli, files, capsys, monkeypatch
+):
     members = [f"m{k}_0.pt,m{k}_1.pt" for k in range(3)]
     args = ["record", *members, *BASE, "--steps", "0,200", "--out", "rec", "--json"]
-    code, out, err = run(args, capsys, monkeypatch, files)
+    code, out, err = cli(args, cwd=files)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["members"] == 3 and doc["steps"] == [0, 200] and doc["layers"] == {"1": 7}
@@ -78,7 +68,7 @@ def test_checkpoints_over_training_are_recorded_as_from_models_would(files, caps
     assert rec.meta.model_spec["factory"] == "recnets.nets:make"
     # one file per member: numbered 1, so nothing is taken for the untrained network
     args = ["record", "m0_1.pt", "m1_1.pt", *BASE, "--out", "last"]
-    code, out, err = run(args, capsys, monkeypatch, files)
+    code, out, err = cli(args, cwd=files)
     assert code == 0, err
     assert out.startswith("recorded 2 member(s) at steps [1] on 50 probe samples: 1 (7 units)")
     assert Recording.load(files / "last").steps.tolist() == [1]
@@ -98,8 +88,8 @@ def test_checkpoints_over_training_are_recorded_as_from_models_would(files, caps
         (["m0_0.pt", *BASE, "--layout", "NCHW", "--layout", "1"], "--layout takes one LAYOUT"),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(files, capsys, monkeypatch, args, message):
-    code, out, err = run(["record", *args, "--out", "bad"], capsys, monkeypatch, files)
+def test_bad_input_is_one_line_and_writes_nothing(cli, files, capsys, monkeypatch, args, message):
+    code, out, err = cli(["record", *args, "--out", "bad"], cwd=files)
     assert code == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err
@@ -107,10 +97,10 @@ def test_bad_input_is_one_line_and_writes_nothing(files, capsys, monkeypatch, ar
     assert not (files / "bad").exists()
 
 
-def test_an_existing_folder_needs_force(files, capsys, monkeypatch):
+def test_an_existing_folder_needs_force(cli, files, capsys, monkeypatch):
     args = ["record", "m0_1.pt", *BASE, "--out", "again"]
-    assert run(args, capsys, monkeypatch, files)[0] == 0
-    code, _, err = run(args, capsys, monkeypatch, files)
+    assert cli(args, cwd=files)[0] == 0
+    code, _, err = cli(args, cwd=files)
     assert code == 2 and "'again' already exists" in err
-    code, _, err = run([*args, "--force"], capsys, monkeypatch, files)
+    code, _, err = cli([*args, "--force"], cwd=files)
     assert code == 0, err

@@ -5,19 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from unitscope.cli import main
-
 SMALL = ["--set", "train.steps=3", "--set", "data.n_probe=8"]
-
-
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
@@ -29,12 +17,12 @@ def no_training(monkeypatch):
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
-def test_out_as_a_link_is_refused_before_training(tmp_path, capsys, no_training, force):
+def test_out_as_a_link_is_refused_before_training(cli, tmp_path, capsys, no_training, force):
     target = tmp_path / "precious"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
     (tmp_path / "r").symlink_to(target)
-    code, out, err = run(["train", "--out", str(tmp_path / "r"), *force, *SMALL], capsys)
+    code, out, err = cli(["train", "--out", str(tmp_path / "r"), *force, *SMALL])
     assert code == 2 and out == ""
     assert err == (
         f"unitscope: error: {str(tmp_path / 'r')!r} is a symbolic link (to {str(target)!r}); "
@@ -57,15 +45,15 @@ def test_out_as_a_link_is_refused_before_training(tmp_path, capsys, no_training,
     ids=["file", "folder"],
 )
 def test_force_onto_what_is_no_recording_is_refused_before_training(
-    tmp_path, capsys, no_training, make, message
+    cli, tmp_path, capsys, no_training, make, message
 ):
     make(tmp_path / "r")
-    code, _, err = run(["train", "--out", str(tmp_path / "r"), "--force", *SMALL], capsys)
+    code, _, err = cli(["train", "--out", str(tmp_path / "r"), "--force", *SMALL])
     assert code == 2 and message in err and err.count("\n") == 1
 
 
-def test_force_replaces_a_recording(tmp_path, capsys):
-    assert run(["train", "--out", str(tmp_path / "r"), *SMALL], capsys)[0] == 0
-    code, _, err = run(["train", "--out", str(tmp_path / "r"), "--force", *SMALL], capsys)
+def test_force_replaces_a_recording(cli, tmp_path, capsys):
+    assert cli(["train", "--out", str(tmp_path / "r"), *SMALL])[0] == 0
+    code, _, err = cli(["train", "--out", str(tmp_path / "r"), "--force", *SMALL])
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from unitscope.cli import main
 from unitscope.train import fit
 
 
@@ -19,18 +18,8 @@ def folders(tmp_path_factory, mlp_rec, cnn_rec, mlp_config):
     return {k: str(v) for k, v in out.items()}
 
 
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_members_of_one_recording_as_json(folders, capsys):
-    code, out, err = run(
+def test_members_of_one_recording_as_json(cli, folders, capsys):
+    code, out, err = cli(
         [
             "match",
             folders["mlp"],
@@ -41,8 +30,7 @@ def test_members_of_one_recording_as_json(folders, capsys):
             "--null",
             "untrained",
             "--json",
-        ],
-        capsys,
+        ]
     )
     assert code == 0, err
     doc = json.loads(out)
@@ -55,8 +43,8 @@ def test_members_of_one_recording_as_json(folders, capsys):
     assert -1 <= layer["mean_null"] <= 1
 
 
-def test_two_recordings_with_activation_matching_and_a_layer(folders, capsys):
-    code, out, err = run(
+def test_two_recordings_with_activation_matching_and_a_layer(cli, folders, capsys):
+    code, out, err = cli(
         [
             "match",
             folders["mlp"],
@@ -68,8 +56,7 @@ def test_two_recordings_with_activation_matching_and_a_layer(folders, capsys):
             "--points",
             "3",
             "--repair",
-        ],
-        capsys,
+        ]
     )
     assert code == 0, err
     assert "pair 0-0" in out and "pair 2-0" in out  # a 1-member B pairs with every member
@@ -77,8 +64,8 @@ def test_two_recordings_with_activation_matching_and_a_layer(folders, capsys):
     assert "barrier (test loss): naive" in out and "with REPAIR" in out
 
 
-def test_conv_recordings_without_barrier(folders, capsys):
-    code, out, _ = run(["match", folders["cnn"], "--no-barrier", "--json"], capsys)
+def test_conv_recordings_without_barrier(cli, folders, capsys):
+    code, out, _ = cli(["match", folders["cnn"], "--no-barrier", "--json"])
     assert code == 0
     assert json.loads(out)["pairs"][0]["barrier"] is None
 
@@ -119,15 +106,15 @@ def test_conv_recordings_without_barrier(folders, capsys):
         ),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(folders, capsys, args, message):
-    code, out, err = run(["match", *[a.format(**folders) for a in args]], capsys)
+def test_bad_input_is_one_line_and_exit_2(cli, folders, capsys, args, message):
+    code, out, err = cli(["match", *[a.format(**folders) for a in args]])
     assert code == 2
     assert err.strip() == message
     assert out == "" and err.count("\n") == 1
 
 
-def test_different_probe_sets_are_refused(folders, capsys):
-    code, _, err = run(["match", folders["mlp"], folders["probe"]], capsys)
+def test_different_probe_sets_are_refused(cli, folders, capsys):
+    code, _, err = cli(["match", folders["mlp"], folders["probe"]])
     assert code == 2
     assert err.startswith("unitscope: error: the recordings were made on different probe sets")
     assert err.rstrip().endswith(
@@ -135,6 +122,6 @@ def test_different_probe_sets_are_refused(folders, capsys):
     )
 
 
-def test_a_folder_that_is_not_a_recording(tmp_path, capsys):
-    code, _, err = run(["match", str(tmp_path)], capsys)
+def test_a_folder_that_is_not_a_recording(cli, tmp_path, capsys):
+    code, _, err = cli(["match", str(tmp_path)])
     assert code == 2 and "is not a recording folder" in err

@@ -6,18 +6,7 @@ import json
 
 import pytest
 
-from unitscope.cli import main
 from unitscope.train import fit
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +20,8 @@ def pair_folder(tmp_path_factory, mlp_config):
     return str(fit(cfg).save(tmp_path_factory.mktemp("consensus_cli") / "pair"))
 
 
-def test_json_document(folder, capsys):
-    code, out, err = run(["consensus", folder, "--layer", "hidden.1", "--json"], capsys)
+def test_json_document(cli, folder, capsys):
+    code, out, err = cli(["consensus", folder, "--layer", "hidden.1", "--json"])
     assert code == 0, err
     doc = json.loads(out)
     c, u = doc["consensus"], doc["universal"]
@@ -44,8 +33,8 @@ def test_json_document(folder, capsys):
     assert len(u["fraction_universal"]) == 3 and u["quantile"] == 0.99
 
 
-def test_human_lines_without_universal(folder, capsys):
-    code, out, err = run(["consensus", folder, "--no-universal", "--fraction", "1"], capsys)
+def test_human_lines_without_universal(cli, folder, capsys):
+    code, out, err = cli(["consensus", folder, "--no-universal", "--fraction", "1"])
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"consensus {folder} layer hidden.0 step ")
@@ -65,18 +54,18 @@ def test_human_lines_without_universal(folder, capsys):
         (["--step", "7"], "step 7 is not a checkpoint"),
     ],
 )
-def test_bad_input_is_one_line(folder, capsys, extra, message):
-    code, out, err = run(["consensus", folder, *extra], capsys)
+def test_bad_input_is_one_line(cli, folder, capsys, extra, message):
+    code, out, err = cli(["consensus", folder, *extra])
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_two_members_are_one_line(pair_folder, capsys):
-    code, out, err = run(["consensus", pair_folder], capsys)
+def test_two_members_are_one_line(cli, pair_folder, capsys):
+    code, out, err = cli(["consensus", pair_folder])
     assert code == 2 and "consensus needs K >= 3 members" in err and "got 2" in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_missing_folder_is_one_line(tmp_path, capsys):
-    code, _, err = run(["consensus", str(tmp_path / "nowhere")], capsys)
+def test_missing_folder_is_one_line(cli, tmp_path, capsys):
+    code, _, err = cli(["consensus", str(tmp_path / "nowhere")])
     assert code == 2 and len(err.strip().splitlines()) == 1

@@ -6,27 +6,15 @@ import json
 
 import pytest
 
-from unitscope.cli import main
-
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, mlp_rec):
     return str(mlp_rec.save(tmp_path_factory.mktemp("stitch_cli") / "mlp"))
 
 
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_json_document(folder, capsys):
+def test_json_document(cli, folder, capsys):
     args = ["stitch", folder, "--members", "2,1", "--fit", "direct", "--fit", "lowrank:3"]
-    code, out, err = run([*args, "--task-steps", "5", "--json"], capsys)
+    code, out, err = cli([*args, "--task-steps", "5", "--json"])
     assert code == 0, err
     doc = json.loads(out)
     assert doc["members"] == [2, 1] and doc["fits"] == ["direct", "lowrank:3"]
@@ -40,9 +28,9 @@ def test_json_document(folder, capsys):
     assert set(doc["cannot_discriminate"]) == {"direct", "lowrank:3"}
 
 
-def test_human_table_with_chosen_layers_and_no_controls(folder, capsys):
+def test_human_table_with_chosen_layers_and_no_controls(cli, folder, capsys):
     args = ["stitch", folder, "--fit", "permutation", "--control", "none"]
-    code, out, err = run([*args, "--layer-a", "hidden.1", "--layer-b", "hidden.1"], capsys)
+    code, out, err = cli([*args, "--layer-a", "hidden.1", "--layer-b", "hidden.1"])
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"stitch {folder} member 0 -> {folder} member 1")
@@ -62,8 +50,8 @@ def test_human_table_with_chosen_layers_and_no_controls(folder, capsys):
         (["--members", "x"], "`--members` must be two member indices"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(folder, capsys, extra, message):
-    code, out, err = run(["stitch", folder, *extra, "--json"], capsys)
+def test_bad_input_is_one_line_and_exit_2(cli, folder, capsys, extra, message):
+    code, out, err = cli(["stitch", folder, *extra, "--json"])
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err, err
 
@@ -116,12 +104,7 @@ def torch_folder(tmp_path_factory):
     return root, rec, module.make
 
 
-def run_in(folder, args, capsys, monkeypatch):
-    monkeypatch.chdir(folder)
-    return run(args, capsys)
-
-
-def test_a_torch_recording_is_stitched_with_its_factory(torch_folder, capsys, monkeypatch):
+def test_a_torch_recording_is_stitched_with_its_factory(cli, torch_folder, capsys, monkeypatch):
     import numpy as np
 
     from unitscope._json import to_jsonable
@@ -129,7 +112,7 @@ def test_a_torch_recording_is_stitched_with_its_factory(torch_folder, capsys, mo
 
     root, rec, make = torch_folder
     args = ["stitch", "rec", "--model", "stitchnets_h.nets:make", "--fit", "permutation"]
-    code, out, err = run_in(root, [*args, "--fit", "direct", "--json"], capsys, monkeypatch)
+    code, out, err = cli([*args, "--fit", "direct", "--json"], cwd=root)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["members"] == [0, 1] and doc["layers_a"] == ["1"] and doc["eval_split"] == "eval"
@@ -143,14 +126,12 @@ def test_a_torch_recording_is_stitched_with_its_factory(torch_folder, capsys, mo
     )
     assert doc["penalty"] == want["penalty"] and doc["notes"] == want["notes"]
     assert any("the probe set's even rows (30, split 'fit')" in note for note in doc["notes"])
-    code, out, err = run_in(root, [*args, "--control", "none"], capsys, monkeypatch)
+    code, out, err = cli([*args, "--control", "none"], cwd=root)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("stitch rec member 0 -> rec member 1, step 1: penalty")
     assert lines[1].split()[:3] == ["trained", "permutation", "1->1"] and "odd rows" in lines[2]
-    code, out, err = run_in(
-        root, [*args, "--data", "other.npz", "--json"], capsys, monkeypatch
-    )  # fmt: skip
+    code, out, err = cli([*args, "--data", "other.npz", "--json"], cwd=root)
     assert code == 0, err
     notes = json.loads(out)["notes"]
     assert any("the given data's even rows (15, split 'fit')" in note for note in notes)
@@ -166,15 +147,15 @@ def test_a_torch_recording_is_stitched_with_its_factory(torch_folder, capsys, mo
     ],
 )
 def test_bad_input_on_a_torch_recording_is_one_line_and_exit_2(
-    torch_folder, capsys, monkeypatch, extra, message
+    cli, torch_folder, capsys, monkeypatch, extra, message
 ):
-    code, out, err = run_in(torch_folder[0], ["stitch", "rec", *extra], capsys, monkeypatch)
+    code, out, err = cli(["stitch", "rec", *extra], cwd=torch_folder[0])
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err, err
 
 
-def test_model_and_data_are_refused_for_unitscopes_own_recordings(folder, capsys):
-    code, _, err = run(["stitch", folder, "--model", "stitchnets_h.nets:make"], capsys)
+def test_model_and_data_are_refused_for_unitscopes_own_recordings(cli, folder, capsys):
+    code, _, err = cli(["stitch", folder, "--model", "stitchnets_h.nets:make"])
     assert code == 2 and err.count("\n") == 1 and "--model is for your own torch networks" in err
-    code, _, err = run(["stitch", folder, "--data", "x.npz"], capsys)
+    code, _, err = cli(["stitch", folder, "--data", "x.npz"])
     assert code == 2 and err.count("\n") == 1 and "--data is for a torch recording" in err

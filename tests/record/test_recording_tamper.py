@@ -16,7 +16,6 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from unitscope._errors import UnitscopeError
-from unitscope.cli import main
 from unitscope.record import Recording
 from unitscope.record._validate import REQUIRED_META, probe_fingerprint
 from unitscope.train import Config, fit
@@ -241,14 +240,6 @@ def test_huge_model_spec_is_refused_without_allocating(folder):
 
 
 # ---- the command line: exit 2 and one line, for info and compare ------------------------------
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 CLI_CASES = {
@@ -260,7 +251,7 @@ CLI_CASES = {
 
 @pytest.mark.parametrize("case", list(CLI_CASES))
 @pytest.mark.parametrize("command", ["info", "compare"])
-def test_cli_refuses_a_tampered_recording(case, command, folder, saved, capsys):
+def test_cli_refuses_a_tampered_recording(cli, case, command, folder, saved, capsys):
     tensors, meta, _ = CASES[case]
     if tensors == "other":
         shutil.copy(saved / "other" / TENSORS, folder / TENSORS)
@@ -269,16 +260,16 @@ def test_cli_refuses_a_tampered_recording(case, command, folder, saved, capsys):
     args = (
         ["info", str(folder)] if command == "info" else ["compare", str(saved / "a"), str(folder)]
     )
-    code, out, err = run(args, capsys)
+    code, out, err = cli(args)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"unitscope: error: recording {str(folder)!r} is corrupt: ")
     assert CLI_CASES[case] in err
 
 
-def test_cli_refuses_a_missing_meta_key(folder, saved, capsys):
+def test_cli_refuses_a_missing_meta_key(cli, folder, saved, capsys):
     edit(folder, meta=lambda d: d.pop("unit_axes"))
-    code, _, err = run(["compare", str(saved / "a"), str(folder)], capsys)
+    code, _, err = cli(["compare", str(saved / "a"), str(folder)])
     assert code == 2 and err.count("\n") == 1
     assert "meta.json has no 'unit_axes'" in err and "Traceback" not in err
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from unitscope.cli import main
 from unitscope.train import Config, fit
 
 
@@ -26,16 +25,6 @@ def folder(tmp_path_factory):
     return rec.save(tmp_path_factory.mktemp("step") / "r")
 
 
-def run(args, capsys):
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def command(name, folder, step):
     if name == "compare":
         return ["compare", str(folder), str(folder), "--json", "--step", str(step)]
@@ -43,8 +32,8 @@ def command(name, folder, step):
 
 
 @pytest.mark.parametrize("name", ["compare", "match"])
-def test_first_checkpoint_by_negative_step(name, folder, capsys):
-    code, out, err = run(command(name, folder, -3), capsys)
+def test_first_checkpoint_by_negative_step(cli, name, folder, capsys):
+    code, out, err = cli(command(name, folder, -3))
     assert code == 0, err
     result = json.loads(out)
     assert (result["steps"] if name == "compare" else [result["step"]])[0] == 0
@@ -52,8 +41,8 @@ def test_first_checkpoint_by_negative_step(name, folder, capsys):
 
 @pytest.mark.parametrize("step", [-4, -100])
 @pytest.mark.parametrize("name", ["compare", "match"])
-def test_step_before_the_first_checkpoint_is_one_line(name, step, folder, capsys):
-    code, out, err = run(command(name, folder, step), capsys)
+def test_step_before_the_first_checkpoint_is_one_line(cli, name, step, folder, capsys):
+    code, out, err = cli(command(name, folder, step))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert (

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from unitscope.cli import main
-
 BAD_GRIDS = [
     (
         "[axes]\noptim.lrr = [0.1, 0.01]\n",
@@ -34,44 +32,35 @@ BAD_GRIDS = [
 ]
 
 
-def run_cli(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize("text, message", BAD_GRIDS)
-def test_bad_grids_exit_2_before_anything_runs(tmp_path, capsys, text, message):
+def test_bad_grids_exit_2_before_anything_runs(cli, tmp_path, capsys, text, message):
     (tmp_path / "bad.toml").write_text(text, encoding="utf-8")
-    code, out, err = run_cli(
-        capsys,
-        "sweep",
-        "run",
-        str(tmp_path / "bad.toml"),
-        "--out",
-        str(tmp_path / "sweep"),
-        "--backend",
-        "processes",
+    code, out, err = cli(
+        [
+            "sweep",
+            "run",
+            str(tmp_path / "bad.toml"),
+            "--out",
+            str(tmp_path / "sweep"),
+            "--backend",
+            "processes",
+        ]
     )
     assert (code, out, err) == (2, "", message)
     assert not (tmp_path / "sweep").exists()
 
 
-def test_run_status_table(grid_file, tmp_path, capsys):
+def test_run_status_table(cli, grid_file, tmp_path, capsys):
     out = tmp_path / "sweep"
-    code, text, _ = run_cli(capsys, "sweep", "run", str(grid_file), "--out", str(out), "--json")
+    code, text, _ = cli(["sweep", "run", str(grid_file), "--out", str(out), "--json"])
     summary = json.loads(text)
     assert code == 0 and (summary["jobs"], summary["groups"], summary["finished"]) == (12, 4, 12)
     assert (out / "grid.toml").read_text(encoding="utf-8") == grid_file.read_text(encoding="utf-8")
 
-    code, text, _ = run_cli(capsys, "sweep", "run", str(grid_file), "--out", str(out))
+    code, text, _ = cli(["sweep", "run", str(grid_file), "--out", str(out)])
     assert code == 0 and "ran 0, skipped 12 already finished" in text
 
-    code, text, _ = run_cli(capsys, "sweep", "status", str(out), "--json")
+    code, text, _ = cli(["sweep", "status", str(out), "--json"])
     status = json.loads(text)
     assert status["counts"] == {
         "pending": 0,
@@ -80,10 +69,10 @@ def test_run_status_table(grid_file, tmp_path, capsys):
         "failed": 0,
         "total": 12,
     }
-    code, text, _ = run_cli(capsys, "sweep", "status", str(out))
+    code, text, _ = cli(["sweep", "status", str(out)])
     assert "12 jobs in 4 groups, not running" in text
 
-    code, text, _ = run_cli(capsys, "sweep", "table", str(out), "--out", str(tmp_path / "r.csv"))
+    code, text, _ = cli(["sweep", "table", str(out), "--out", str(tmp_path / "r.csv")])
     assert code == 0 and text == f"wrote 12 rows to {tmp_path / 'r.csv'}\n"
     with open(tmp_path / "r.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -92,10 +81,10 @@ def test_run_status_table(grid_file, tmp_path, capsys):
     assert rows[0]["model.hidden"] == "[4]" and float(rows[0]["final_test_loss"]) > 0
 
 
-def test_parquet_needs_pyarrow(grid_file, tmp_path, capsys):
+def test_parquet_needs_pyarrow(cli, grid_file, tmp_path, capsys):
     out = tmp_path / "sweep"
-    run_cli(capsys, "sweep", "run", str(grid_file), "--out", str(out), "--group-size", "6")
-    code, _, err = run_cli(capsys, "sweep", "table", str(out), "--out", str(tmp_path / "r.parquet"))
+    cli(["sweep", "run", str(grid_file), "--out", str(out), "--group-size", "6"])
+    code, _, err = cli(["sweep", "table", str(out), "--out", str(tmp_path / "r.parquet")])
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -104,16 +93,9 @@ def test_parquet_needs_pyarrow(grid_file, tmp_path, capsys):
     assert code == 0 and pq.read_table(tmp_path / "r.parquet").num_rows == 12
 
 
-def test_dry_run_plans_and_writes_nothing(grid_file, tmp_path, capsys):
-    code, text, _ = run_cli(
-        capsys,
-        "sweep",
-        "run",
-        str(grid_file),
-        "--out",
-        str(tmp_path / "s"),
-        "--dry-run",
-        "--no-group",
+def test_dry_run_plans_and_writes_nothing(cli, grid_file, tmp_path, capsys):
+    code, text, _ = cli(
+        ["sweep", "run", str(grid_file), "--out", str(tmp_path / "s"), "--dry-run", "--no-group"]
     )
     assert code == 0 and not (tmp_path / "s").exists()
     assert text == (
@@ -122,16 +104,16 @@ def test_dry_run_plans_and_writes_nothing(grid_file, tmp_path, capsys):
     )
 
 
-def test_failed_jobs_give_exit_1(tmp_path, capsys):
+def test_failed_jobs_give_exit_1(cli, tmp_path, capsys):
     grid = tmp_path / "grid.toml"
     grid.write_text(
         "[base]\ntrain.steps = 15\ndata.options = {n_samples = 64}\n[axes]\noptim.lr = [1000.0]\n",
         encoding="utf-8",
     )
-    code, text, _ = run_cli(capsys, "sweep", "run", str(grid), "--out", str(tmp_path / "s"))
+    code, text, _ = cli(["sweep", "run", str(grid), "--out", str(tmp_path / "s")])
     assert code == 1 and "finished 0, failed 1" in text and "diverged at step" in text
 
 
-def test_status_of_a_folder_that_is_no_sweep(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "sweep", "status", str(tmp_path))
+def test_status_of_a_folder_that_is_no_sweep(cli, tmp_path, capsys):
+    code, _, err = cli(["sweep", "status", str(tmp_path)])
     assert code == 2 and "is not a sweep folder" in err
