@@ -13,7 +13,8 @@ import numpy as np
 from .._errors import UnitscopeError, unknown_name
 from ..measures import MEASURES, DegenerateInputWarning, apply_measure, get_measure, list_measures
 from ._agreement import agreement_fields, echo_agreement
-from ._io import echo_json, factory_option
+from ._io import echo_json
+from ._own import factory_option
 
 # CLI option -> measure keyword
 _OPTIONS = {
@@ -118,7 +119,7 @@ def compare(
     the prediction agreement (on their probe set) when --model names their factory.
     """
     from ..record import load
-    from .match import recording_factory
+    from ._own import recording_factory
 
     spec = get_measure(name)
     options = _options_for(spec.name, cli_opts)

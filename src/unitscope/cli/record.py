@@ -17,8 +17,8 @@ import click
 
 from .._errors import UnitscopeError
 from ..record import Recording
-from ._io import echo_json, factory_option
-from .match import WEIGHT_FILES, _importable_here, _layouts, _probe
+from ._io import echo_json
+from ._own import WEIGHT_FILES, factory_option, importable_here, parse_layouts, read_probe
 
 
 @click.command()
@@ -93,8 +93,8 @@ def record(
         )
     numbered = _steps(steps, len(files[0]))
     Recording.check_destination(out, overwrite=force)  # before any work
-    probe = _probe(data)
-    _importable_here()
+    probe = read_probe(data)
+    importable_here()
     from ..record._load import build
 
     rec = Recording.from_models(
@@ -103,7 +103,7 @@ def record(
         list(layers),
         checkpoints=[[str(path) for path in member] for member in files],
         steps=numbered,
-        layout=_layouts(layouts),
+        layout=parse_layouts(layouts),
         factory=factory,
         name=data.name,
     )

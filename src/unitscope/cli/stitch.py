@@ -11,8 +11,9 @@ from .._errors import UnitscopeError
 from ..match import stitch_recordings
 from ..match._stitch import CONTROLS, DEFAULT_FITS
 from ..record import Recording
-from ._io import echo_json, factory_option
-from .match import _probe, parse_members, recording_factory
+from ._io import echo_json
+from ._own import factory_option, read_probe, recording_factory
+from .match import parse_members
 
 
 @click.command()
@@ -112,7 +113,7 @@ def stitch(
         task_steps=task_steps,
         margin=margin,
         factory=recording_factory(rec_a, factory, dir_a),
-        data=None if data is None else _probe(data),
+        data=None if data is None else read_probe(data),
     )
     summary = {"a": str(dir_a), "b": str(dir_b or dir_a), **result.summary()}
     if as_json:
