@@ -43,7 +43,7 @@ from .._errors import UnitscopeError, unknown_name
 from .._files import file_mode, folder_mode, write_error
 from .._paths import clean_stale_temps, refuse_link, temp_prefix
 from ._meta import RecordingMeta, check_same_probe
-from ._validate import check_header, check_loaded
+from ._validate import CorruptRecording, check_header, check_loaded
 
 FORMAT = "unitscope.recording"
 FORMAT_VERSION = 1
@@ -404,7 +404,8 @@ class Recording:
 
         folder = self.check_destination(folder, overwrite=overwrite)
         tensors = {k: np.ascontiguousarray(v) for k, v in self._flat().items()}
-        self._check_consistent(tensors, folder)
+        recorded = self.meta.to_json()
+        self._check_consistent(tensors, recorded, folder)
         parent = folder.parent if str(folder.parent) else Path(".")
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -420,7 +421,7 @@ class Recording:
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
                 "tensors_sha256": _sha256(tmp / TENSORS),
-                **self.meta.to_json(),
+                **recorded,
             }
             (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
             _swap_in(tmp, self.check_destination(folder, overwrite=overwrite))
@@ -432,15 +433,17 @@ class Recording:
             raise
         return folder
 
-    def _check_consistent(self, tensors: dict[str, np.ndarray], folder: Path) -> None:
+    @staticmethod
+    def _check_consistent(
+        tensors: dict[str, np.ndarray], recorded: dict[str, Any], folder: Path
+    ) -> None:
         """Refuse to save what :meth:`load` would refuse (a tensor replaced or reshaped after
         recording), before anything is written."""
-        meta = json.loads(json.dumps(self.meta.to_json()))  # as load reads it
         try:
-            check_loaded(tensors, meta, "the recording")
-        except UnitscopeError as err:
+            check_loaded(tensors, json.loads(json.dumps(recorded)), "the recording")  # as read
+        except CorruptRecording as err:
             raise UnitscopeError(
-                f"not saved to {str(folder)!r}: {str(err).split('; the files were')[0]} (was a "
+                f"not saved to {str(folder)!r}: the recording is corrupt: {err.what} (was a "
                 "tensor of the recording replaced or reshaped?); nothing was written."
             ) from None
 

@@ -78,11 +78,19 @@ def check_loaded(flat: dict[str, np.ndarray], meta: dict[str, Any], where: str) 
     _check_units(flat, meta, where, T, K, n_probe)
 
 
-def _bad(where: str, what: str) -> UnitscopeError:
-    return UnitscopeError(
-        f"{where} is corrupt: {what}; the files were edited or mixed from different runs, "
-        "re-record it."
-    )
+class CorruptRecording(UnitscopeError):
+    """Tensors and metadata that disagree; ``what`` says how, without the advice."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(
+            f"{where} is corrupt: {what}; the files were edited or mixed from different runs, "
+            "re-record it."
+        )
+        self.what = what
+
+
+def _bad(where: str, what: str) -> CorruptRecording:
+    return CorruptRecording(where, what)
 
 
 def _shape(a: np.ndarray) -> tuple[int, ...]:
