@@ -122,7 +122,7 @@ def _curves(views: RecordingViews) -> Section:
 
 def _sets(keys: Sequence[str]) -> str:
     """``["train_loss", "test_loss"]`` -> ``"train and test sets"``."""
-    names = [k.rsplit("_", 1)[0] for k in keys]
+    names = list(dict.fromkeys(k.rsplit("_", 1)[0] for k in keys))
     joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"{joined} set{'s' if len(names) > 1 else ''}"
 
@@ -143,9 +143,8 @@ def _one_point(views: RecordingViews) -> Any:
         title=f"Loss and accuracy at step {step}",
         caption=(
             f"One point was recorded (step {step}), so there is no curve: the loss and "
-            f"accuracy of the {len(np.asarray(next(iter(views.curves.values()))))} members on "
-            f"the {_sets([k for k in views.curves if k.endswith('loss')] or list(views.curves))}"
-            ", mean, min and max over members."
+            f"accuracy of the {views.members} members on the {_sets(list(views.curves))}, mean, "
+            "min and max over members."
         ),
     )
 
