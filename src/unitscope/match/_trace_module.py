@@ -111,13 +111,13 @@ class ModuleRules:
         """``torch.nn``'s transformer layers (and stacks of them), read whole: the hidden
         units of each layer's feed-forward block (``linear1`` → activation → ``linear2``) are
         a group; attention keeps the embedding axis, so the inputs and outputs stay in place."""
-        reason = (
+        self.keep_in_place(
+            name,
+            m,
+            node,
             f"{type(m).__name__}: attention keeps the embedding axis in place (only the "
-            "feed-forward units inside are permuted)"
+            "feed-forward units inside are permuted)",
         )
-        for arg in (*args_of(node), *kwargs_of(node).values()):
-            self.fix(self.val(arg), f"{name}: {reason}")
-        self.notes[name] = reason
         layers = [(name, m)] if isinstance(m, LAYERS) else []
         layers += [(f"{name}.{n}", s) for n, s in m.named_modules() if n and isinstance(s, LAYERS)]
         for prefix, layer in layers:
@@ -141,11 +141,16 @@ class ModuleRules:
         reason = f"{kind} is not understood by the tracer: its inputs and outputs stay in place"
         if isinstance(m, nn.MultiheadAttention):
             reason = "attention: heads and the embedding axis are not permuted"
+        self.keep_in_place(name, m, node, reason)
+        return None
+
+    def keep_in_place(self, name: str, m: nn.Module, node: Node, reason: str) -> None:
+        """The module's inputs (and so its outputs' producers) stay in place, with ``reason``;
+        a module with weights is listed among what is kept."""
         for arg in (*args_of(node), *kwargs_of(node).values()):
             self.fix(self.val(arg), f"{name}: {reason}")
         if any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
             self.notes[name] = reason
-        return None
 
     def point(self, node: Node, name: str, dim: int, out: Label) -> None:
         """REPAIR renormalizes the output of ``name``, or of the norm that alone reads it."""
